@@ -1,0 +1,59 @@
+"""rest-api-export: a Rossum webhook that sends exported documents to a REST API."""
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from .config import Config
+from .errors import PayloadError
+from .messages import HookAnswer, error
+from .pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration from the environment, then ``test_config`` over it."""
+    app = Flask(__name__)
+    app.config.update(Config.from_env().as_flask_config())
+    if test_config:
+        app.config.update(test_config)
+    configure_logging(app.config["LOG_LEVEL"])
+    app.extensions["runtime"] = Runtime(app.config)
+
+    from . import admin, hooks
+
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(admin.bp)
+    register_error_handlers(app)
+    return app
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger().setLevel(level.upper())
+
+
+def answer_with_error(content: str, status: int):
+    """A non-200 answer in the hook answer's shape (SPEC §2)."""
+    return jsonify(HookAnswer(messages=[error(content)]).to_json()), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(PayloadError)
+    def invalid_payload(exc: PayloadError):
+        return answer_with_error(exc.describe(), 400)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return answer_with_error(f"{exc.code} {exc.name}: {exc.description}", exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error while answering a request")
+        return answer_with_error(
+            "Internal error in the REST API export service; it has been logged.", 500
+        )

@@ -1,0 +1,43 @@
+"""Every environment variable the service reads, typed, with its default.
+
+Nothing else in the package reads ``os.environ``: the rest of the code gets its
+settings from ``current_app.config`` or from its arguments.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Config:
+    """Service configuration; field names are the environment variable names."""
+
+    LOG_LEVEL: str = "INFO"
+    # Rossum API calls: the read timeout, and the longest wait a 429 Retry-After may impose.
+    ROSSUM_TIMEOUT_S: float = 20.0
+    ROSSUM_RETRY_AFTER_MAX_S: float = 5.0
+    # The customer's API: connect and read timeouts of one export request.
+    TARGET_CONNECT_TIMEOUT_S: float = 5.0
+    TARGET_READ_TIMEOUT_S: float = 55.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        """Read the configuration from ``environ`` (default: the process environment)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in fields(cls):
+            raw = environ.get(field.name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[field.name] = field.type(raw) if callable(field.type) else raw
+            except ValueError:
+                raise ValueError(
+                    f"environment variable {field.name}={raw!r} is not a valid {field.type}"
+                ) from None
+        return cls(**values)
+
+    def as_flask_config(self) -> dict:
+        """The values as a dict for ``app.config.update``."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}

@@ -1,0 +1,42 @@
+"""Hook answers (SPEC §2): ``{"messages": [...], "operations": []}``."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Message:
+    type: str  # "error", "warning" or "info"
+    content: str
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "content": self.content}
+
+
+def error(content: str) -> Message:
+    return Message("error", content)
+
+
+def warning(content: str) -> Message:
+    return Message("warning", content)
+
+
+def info(content: str) -> Message:
+    return Message("info", content)
+
+
+@dataclass
+class HookAnswer:
+    """What a hook call is answered with; an ``error`` message fails the export in Rossum."""
+
+    messages: list[Message] = field(default_factory=list)
+    operations: list[dict] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(message.type == "error" for message in self.messages)
+
+    def to_json(self) -> dict:
+        return {
+            "messages": [message.to_json() for message in self.messages],
+            "operations": list(self.operations),
+        }

@@ -1,0 +1,132 @@
+"""The Exporter: one export object's request, rendered, sent, and answered (SPEC §4, §5)."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .. import messages
+from ..errors import TemplateError
+from ..messages import Message
+from ..settings import ExportSettings, RequestSettings
+from ..templating import TemplateValues, file_placeholders, render_text
+from .context import HookContext
+from .delivery import Delivery, OutgoingRequest, Reply
+
+FALSE_CONDITIONS = frozenset({"", "false"})
+
+
+@dataclass
+class Body:
+    """A request body as requests takes it, and how it affects the Content-Type header."""
+
+    data: bytes | dict | None = None
+    files: list | None = None
+    content_type: str | None = None  # sent when the user set no Content-Type
+    replaces_content_type: bool = False  # the user's Content-Type is dropped (multipart)
+
+
+class Exporter(ABC):
+    """Sends one export object's request and turns the reply into hook messages.
+
+    :meth:`export` is the template method. A subclass says which requests it
+    handles (:meth:`handles`), which templates make up its body
+    (:meth:`body_templates`, so the files they need are fetched first) and how
+    the body is built (:meth:`build_body`).
+    """
+
+    def __init__(self, settings: ExportSettings, context: HookContext, delivery: Delivery):
+        self.settings = settings
+        self.request = settings.request
+        self.context = context
+        self.delivery = delivery
+
+    @classmethod
+    @abstractmethod
+    def handles(cls, request: RequestSettings) -> bool:
+        """Whether this exporter sends requests configured like ``request``."""
+
+    @abstractmethod
+    def body_templates(self) -> list[str]:
+        """The templates rendered into the body."""
+
+    @abstractmethod
+    def build_body(self, values: TemplateValues) -> Body:
+        """The request body, rendered with ``values``."""
+
+    def export(self) -> list[Message]:
+        """Run the export; an ExportError says which step failed."""
+        # 1. A condition that renders empty or false skips the export: nothing is fetched or sent.
+        if not self.condition_holds():
+            return [messages.info("Export skipped: its condition is empty or false.")]
+        # 2. Fetch the files the templates need, then render the whole request.
+        request = self.build_request()
+        # 3. Send it.
+        reply = self.delivery.send(request)
+        # 4. Turn the reply into messages.
+        return self.reply_messages(request, reply)
+
+    def condition_holds(self) -> bool:
+        if self.settings.condition is None:
+            return True
+        rendered = render_text(
+            self.settings.condition,
+            self.context.template_values(),
+            "condition",
+            missing_datapoint_is_empty=True,
+        )
+        return rendered.strip().lower() not in FALSE_CONDITIONS
+
+    def needed_files(self) -> set[str]:
+        """Names of the file placeholders this export's templates use."""
+        templates = [self.request.url, *self.request.headers.values(), *self.body_templates()]
+        return set().union(*(file_placeholders(template) for template in templates))
+
+    def file(self, name: str):
+        """The stored file behind a file placeholder of this export."""
+        return self.context.file(name, self.settings.export_reference_key, self.where("content"))
+
+    def build_request(self) -> OutgoingRequest:
+        files = {name: self.file(name).read() for name in sorted(self.needed_files())}
+        values = self.context.template_values(files)
+        url = render_text(self.request.url, values, self.where("url"))
+        self.check_url(url)
+        headers = {
+            name: render_text(value, values, self.where(f"headers.{name}"))
+            for name, value in self.request.headers.items()
+        }
+        body = self.build_body(values)
+        return OutgoingRequest(
+            method=self.request.method,
+            url=url,
+            headers=self.headers_for(body, headers),
+            data=body.data,
+            files=body.files,
+        )
+
+    def headers_for(self, body: Body, headers: dict) -> dict:
+        """The user's headers, with the Content-Type the body needs."""
+        user_content_type = next((n for n in headers if n.lower() == "content-type"), None)
+        if user_content_type and body.replaces_content_type:
+            headers = {n: v for n, v in headers.items() if n != user_content_type}
+        elif body.content_type and not user_content_type:
+            headers = {**headers, "Content-Type": body.content_type}
+        return headers
+
+    def check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise TemplateError(
+                f"{self.where('url')}: {self.request.url!r} does not give an http(s) URL"
+            )
+
+    def reply_messages(self, request: OutgoingRequest, reply: Reply) -> list[Message]:
+        return [
+            messages.info(
+                f"Exported: {request.method} {request.host} answered "
+                f"{reply.status_code} {reply.reason}".rstrip()
+            )
+        ]
+
+    def where(self, key: str) -> str:
+        """A request key's path, for messages."""
+        return f"request.{key}"

@@ -1,0 +1,53 @@
+"""What the exports of one hook call share: the payload, the content tree, fetched files."""
+
+from functools import cached_property
+
+from ..annotation import AnnotationContent
+from ..errors import TemplateError
+from ..payload import HookPayload
+from ..rossum import RossumClient, StoredFile
+from ..templating import TemplateValues
+
+
+class HookContext:
+    """One hook call's data; Rossum is asked for each thing at most once."""
+
+    def __init__(self, payload: HookPayload, rossum: RossumClient):
+        self.payload = payload
+        self.rossum = rossum
+        self._files: dict[tuple, StoredFile] = {}
+
+    @cached_property
+    def content(self) -> AnnotationContent:
+        tree = self.payload.annotation["content"]
+        if isinstance(tree, str):  # annotation_status events carry the content's URL
+            tree = self.rossum.annotation_content(tree)
+        return AnnotationContent(tree)
+
+    def file(self, name: str, export_reference_key: str | None, where: str) -> StoredFile:
+        """The file behind ``#{file_content}`` or ``#{original_file}``."""
+        if name == "original_file":
+            key = ("original_file",)
+            if key not in self._files:
+                document = self.payload.document
+                self._files[key] = self.rossum.stored_file(document, document.get("url", ""))
+            return self._files[key]
+        if not export_reference_key:
+            raise TemplateError(f"{where}: #{{file_content}} needs export_reference_key to be set")
+        key = ("file_content", export_reference_key)
+        if key not in self._files:
+            self._files[key] = self.rossum.export_file(
+                self.payload.annotation_id, export_reference_key
+            )
+        return self._files[key]
+
+    def template_values(self, files: dict[str, bytes] | None = None) -> TemplateValues:
+        return TemplateValues(
+            datapoint=self.content.value,
+            secrets=self.payload.secrets,
+            variables={
+                "annotation_id": str(self.payload.annotation_id),
+                "request_id": self.payload.request_id,
+            },
+            files=files or {},
+        )

@@ -1,0 +1,44 @@
+"""Long-lived pieces the pipeline runs with: configuration and per-thread HTTP sessions."""
+
+import threading
+from collections.abc import Mapping
+
+import requests
+
+from ..payload import HookPayload
+from ..rossum import RossumClient
+from .delivery import Delivery
+
+
+class Runtime:
+    """Builds the Rossum client and the delivery for a hook call.
+
+    Sessions are kept per thread (requests.Session is not thread-safe) and reused
+    across calls, so connections to Rossum and to targets stay open.
+    """
+
+    def __init__(self, config: Mapping):
+        self.config = config
+        self._local = threading.local()
+
+    def session(self, kind: str) -> requests.Session:
+        sessions = self._local.__dict__.setdefault("sessions", {})
+        if kind not in sessions:
+            sessions[kind] = requests.Session()
+        return sessions[kind]
+
+    def rossum_client(self, payload: HookPayload) -> RossumClient:
+        return RossumClient(
+            self.session("rossum"),
+            payload.base_url,
+            payload.rossum_token,
+            timeout=self.config["ROSSUM_TIMEOUT_S"],
+            retry_after_max=self.config["ROSSUM_RETRY_AFTER_MAX_S"],
+        )
+
+    def delivery(self) -> Delivery:
+        return Delivery(
+            self.session("target"),
+            connect_timeout=self.config["TARGET_CONNECT_TIMEOUT_S"],
+            read_timeout=self.config["TARGET_READ_TIMEOUT_S"],
+        )

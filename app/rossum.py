@@ -1,0 +1,157 @@
+"""The Rossum API client: annotation content, export files, original documents (SPEC §3, §5)."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import requests
+
+from .errors import RossumAPIError
+
+log = logging.getLogger(__name__)
+
+RATE_LIMIT_ATTEMPTS = 3
+DETAIL_LENGTH = 300
+
+
+@dataclass
+class StoredFile:
+    """A document stored in Rossum: its name, MIME type, and its bytes read on demand."""
+
+    name: str
+    mime_type: str
+    content_url: str
+    client: "RossumClient" = field(repr=False)
+    _content: bytes | None = field(default=None, repr=False)
+
+    def read(self) -> bytes:
+        """The file's bytes, fetched from Rossum once."""
+        if self._content is None:
+            self._content = self.client.get_bytes(self.content_url, f"download {self.name!r}")
+        return self._content
+
+
+class RossumClient:
+    """Calls the Rossum API with the hook call's token; every failure is a RossumAPIError."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        token: str,
+        timeout: float,
+        retry_after_max: float,
+    ):
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.retry_after_max = retry_after_max
+
+    def api_url(self, path: str) -> str:
+        return f"{self.base_url}/api/v1/{path.lstrip('/')}"
+
+    def annotation_content(self, url: str) -> list:
+        """The content tree behind an annotation_status payload's content URL."""
+        data = self.get_json(url, "read the annotation content")
+        content = data.get("content") if isinstance(data, dict) else None
+        if not isinstance(content, list):
+            raise RossumAPIError(f"the annotation content at {url} has no content list")
+        return content
+
+    def export_file(self, annotation_id: int, key: str) -> StoredFile:
+        """The first document of the export relation ``key`` of an annotation."""
+        relations = self.get_json(
+            self.api_url("document_relations"),
+            f"look up the export document {key!r}",
+            params={"type": "export", "annotation": annotation_id, "key": key},
+        )
+        results = relations.get("results") if isinstance(relations, dict) else None
+        documents = results[0].get("documents") if results else None
+        if not documents:
+            raise RossumAPIError(
+                f"no export document with key {key!r} for annotation {annotation_id}: "
+                "check export_reference_key and that the step that creates it ran before"
+            )
+        document = self.get_json(documents[0], f"read the export document {key!r}")
+        return self.stored_file(document, documents[0])
+
+    def stored_file(self, document: dict, document_url: str) -> StoredFile:
+        """A file from a Rossum document object."""
+        return StoredFile(
+            name=document.get("original_file_name") or "document",
+            mime_type=document.get("mime_type") or "application/octet-stream",
+            content_url=document.get("content") or f"{document_url.rstrip('/')}/content",
+            client=self,
+        )
+
+    def get_json(self, url: str, what: str, params: dict | None = None):
+        response = self.call("GET", url, what, params=params)
+        try:
+            return response.json()
+        except ValueError:
+            raise RossumAPIError(f"could not {what}: GET {url} did not answer JSON") from None
+
+    def get_bytes(self, url: str, what: str) -> bytes:
+        return self.call("GET", url, what).content
+
+    def call(self, method: str, url: str, what: str, **kwargs) -> requests.Response:
+        """One API call; a 429 is retried after its Retry-After (bounded), any error raised."""
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
+            try:
+                response = self.session.request(
+                    method, url, headers=headers, timeout=self.timeout, **kwargs
+                )
+            except requests.RequestException as exc:
+                reason = type(exc).__name__
+                raise RossumAPIError(
+                    f"could not {what}: {method} {host_of(url)} failed ({reason})"
+                ) from None
+            if response.status_code == 429 and attempt < RATE_LIMIT_ATTEMPTS:
+                wait = retry_after_seconds(response, self.retry_after_max)
+                log.warning("Rossum API rate-limited %s %s; waiting %.1f s", method, url, wait)
+                time.sleep(wait)
+                continue
+            if response.ok:
+                return response
+            raise RossumAPIError(
+                f"could not {what}: {method} {path_of(url)} answered {response.status_code}"
+                f"{detail_of(response)}"
+            )
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+def retry_after_seconds(response: requests.Response, ceiling: float) -> float:
+    """Seconds a Retry-After header asks for (delta or HTTP date), within [0, ceiling]."""
+    value = response.headers.get("Retry-After", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            seconds = 1.0
+    return max(0.0, min(seconds, ceiling))
+
+
+def detail_of(response: requests.Response) -> str:
+    """Rossum's error detail (its JSON ``detail`` or the text head), for a message."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    text = str(detail) if detail else response.text.strip()
+    return f": {text[:DETAIL_LENGTH]}" if text else ""
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def path_of(url: str) -> str:
+    """A URL without its scheme (host and path, query kept): short enough for a message."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,81 @@
+import pytest
+import requests
+
+from app import create_app
+from tests.builders import ANNOTATION_ID, ORIGINAL_DOCUMENT_ID, annotation_content, build_payload
+from tests.servers import FakeRossum, ServerThread, Target
+
+ROSSUM_TOKEN = "1024873d424a007d8eebff7b3684d283abdf7d0d"
+EXPORT_KEY = "export_annotation_to_csv"
+CSV = b"document_id,amount_total\nINV-2024-0042,1234.50\n"
+PDF = b"%PDF-1.7\n" + bytes(range(256)) + b"\n%%EOF\n"
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "ROSSUM_TIMEOUT_S": 5.0,
+    "ROSSUM_RETRY_AFTER_MAX_S": 1.0,
+    "TARGET_CONNECT_TIMEOUT_S": 2.0,
+    "TARGET_READ_TIMEOUT_S": 5.0,
+}
+
+
+@pytest.fixture
+def app():
+    return create_app(TEST_CONFIG)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def fake_rossum():
+    """A served fake Rossum holding the fixture annotation's files and content."""
+    rossum = FakeRossum(ROSSUM_TOKEN)
+    server = ServerThread(rossum).start()
+    rossum.url = server.url
+    rossum.add_export_document(ANNOTATION_ID, EXPORT_KEY, CSV)
+    rossum.add_document(PDF, "application/pdf", "invoice 0042.pdf", id=ORIGINAL_DOCUMENT_ID)
+    rossum.annotation_contents[ANNOTATION_ID] = annotation_content()
+    yield rossum
+    server.stop()
+
+
+@pytest.fixture
+def target():
+    """A served target API that records every request it receives."""
+    recorder = Target()
+    server = ServerThread(recorder).start()
+    recorder.url = server.url
+    yield recorder
+    server.stop()
+
+
+@pytest.fixture
+def live_app(app):
+    """The app under a real WSGI server; yields its base URL."""
+    server = ServerThread(app).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def payload_for(fake_rossum):
+    """Build payloads whose Rossum URLs point at the fake Rossum."""
+
+    def build(settings=None, **kwargs):
+        return build_payload(settings, base_url=fake_rossum.url, **kwargs)
+
+    return build
+
+
+@pytest.fixture
+def post_hook(live_app):
+    """POST a payload to the live app over real HTTP; returns (status, JSON answer)."""
+
+    def post(payload, path="/"):
+        response = requests.post(f"{live_app}{path}", json=payload, timeout=30)
+        return response.status_code, response.json()
+
+    return post

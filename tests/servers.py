@@ -1,0 +1,205 @@
+"""Local HTTP servers for tests: a fake Rossum API and a target that records what it got.
+
+Both are real HTTP servers (werkzeug, threaded, on a free loopback port), so what
+they record is what went over the wire, parsed as a receiving framework would.
+"""
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from werkzeug.datastructures import Headers
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+
+class ServerThread:
+    """Serves a WSGI app on 127.0.0.1 and a free port until :meth:`stop`."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def start(self) -> "ServerThread":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def json_response(data, status=200) -> Response:
+    return Response(json.dumps(data), status=status, mimetype="application/json")
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server parsed it."""
+
+    method: str
+    path: str
+    args: dict
+    headers: Headers
+    body: bytes
+    form: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)  # name -> (filename, content type, bytes)
+
+
+def record(request: Request) -> RecordedRequest:
+    body = request.get_data(cache=True)
+    files = {
+        name: (storage.filename, storage.content_type, storage.read())
+        for name, storage in request.files.items()
+    }
+    return RecordedRequest(
+        method=request.method,
+        path=request.path,
+        args=request.args.to_dict(),
+        headers=Headers(request.headers),
+        body=body,
+        form=request.form.to_dict(),
+        files=files,
+    )
+
+
+@dataclass
+class CannedReply:
+    status: int = 200
+    body: bytes = b'{"ok": true}'
+    headers: dict = field(default_factory=lambda: {"Content-Type": "application/json"})
+    delay_s: float = 0.0
+
+
+class Target:
+    """The customer's API: records every request; answers with queued or default replies."""
+
+    def __init__(self):
+        self.requests: list[RecordedRequest] = []
+        self.replies: list[CannedReply] = []
+        self.default_reply = CannedReply()
+        self.lock = threading.Lock()
+
+    def reply_with(self, status=200, body=b"", headers=None, delay_s=0.0, times=1) -> None:
+        """Queue a reply for the next ``times`` requests."""
+        reply = CannedReply(status, body, headers or {}, delay_s)
+        self.replies.extend([reply] * times)
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        with self.lock:
+            self.requests.append(record(request))
+            reply = self.replies.pop(0) if self.replies else self.default_reply
+        if reply.delay_s:
+            time.sleep(reply.delay_s)
+        response = Response(reply.body, status=reply.status, headers=reply.headers)
+        return response(environ, start_response)
+
+
+class FakeRossum:
+    """A fake Rossum API: document relations, documents, content; checks the Bearer token."""
+
+    def __init__(self, token: str):
+        self.token = token
+        self.url = ""  # set once served
+        self.calls: list[RecordedRequest] = []
+        self.relations: list[dict] = []
+        self.documents: dict[int, dict] = {}
+        self.annotation_contents: dict[int, list] = {}
+        self.failures: dict[tuple[str, str], list[Response]] = {}
+        self.ids = itertools.count(900001)
+        self.lock = threading.Lock()
+
+    def add_document(self, content: bytes, mime_type: str, file_name: str, id=None) -> str:
+        """Store a document; returns its API URL."""
+        document_id = id or next(self.ids)
+        self.documents[document_id] = {
+            "id": document_id,
+            "mime_type": mime_type,
+            "original_file_name": file_name,
+            "content_bytes": content,
+        }
+        return f"{self.url}/api/v1/documents/{document_id}"
+
+    def add_export_document(
+        self, annotation_id, key, content, mime_type="text/csv", file_name="export.csv"
+    ) -> str:
+        document_url = self.add_document(content, mime_type, file_name)
+        self.relations.append(
+            {
+                "id": next(self.ids),
+                "type": "export",
+                "key": key,
+                "annotation": f"{self.url}/api/v1/annotations/{annotation_id}",
+                "documents": [document_url],
+            }
+        )
+        return document_url
+
+    def fail_next(self, method: str, path: str, status: int, body=None, headers=None, times=1):
+        """Answer the next ``times`` calls of ``method path`` with ``status``."""
+        response = Response(
+            json.dumps(body or {"detail": "failure"}),
+            status=status,
+            headers=headers or {},
+            mimetype="application/json",
+        )
+        self.failures.setdefault((method, path), []).extend([response] * times)
+
+    def calls_to(self, path_prefix: str) -> list[RecordedRequest]:
+        return [call for call in self.calls if call.path.startswith(path_prefix)]
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        with self.lock:
+            self.calls.append(record(request))
+            queued = self.failures.get((request.method, request.path))
+            failure = queued.pop(0) if queued else None
+        response = failure or self.route(request)
+        return response(environ, start_response)
+
+    def route(self, request: Request) -> Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return json_response({"detail": "Invalid token."}, 401)
+        parts = request.path.strip("/").split("/")
+        if parts[:2] != ["api", "v1"] or request.method != "GET":
+            return json_response({"detail": "Not found."}, 404)
+        match parts[2:]:
+            case ["document_relations"]:
+                return self.list_relations(request.args)
+            case ["documents", document_id] if int(document_id) in self.documents:
+                return json_response(self.document_json(int(document_id)))
+            case ["documents", document_id, "content"] if int(document_id) in self.documents:
+                document = self.documents[int(document_id)]
+                return Response(document["content_bytes"], mimetype=document["mime_type"])
+            case ["annotations", annotation_id, "content"] if (
+                int(annotation_id) in self.annotation_contents
+            ):
+                return json_response({"content": self.annotation_contents[int(annotation_id)]})
+        return json_response({"detail": "Not found."}, 404)
+
+    def list_relations(self, args) -> Response:
+        annotation_url = f"{self.url}/api/v1/annotations/{args.get('annotation')}"
+        results = [
+            relation
+            for relation in self.relations
+            if relation["type"] == args.get("type")
+            and relation["key"] == args.get("key")
+            and relation["annotation"] == annotation_url
+        ]
+        return json_response({"pagination": {"total": len(results)}, "results": results})
+
+    def document_json(self, document_id: int) -> dict:
+        document = self.documents[document_id]
+        url = f"{self.url}/api/v1/documents/{document_id}"
+        return {
+            "id": document_id,
+            "url": url,
+            "mime_type": document["mime_type"],
+            "original_file_name": document["original_file_name"],
+            "content": f"{url}/content",
+        }
