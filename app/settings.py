@@ -209,7 +209,7 @@ class ExportConfigsSchema(StrictSchema):
         **described(
             "export objects run in order; the first failure stops the rest",
             required=True,
-            validate=validate.Length(min=1),
+            validate=validate.Length(min=1, error="must hold at least one export object"),
         ),
     )
 
