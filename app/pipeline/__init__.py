@@ -13,13 +13,19 @@ from ..payload import HookPayload
 from ..settings import ExportSettings, RequestSettings, load_settings
 from .base import Exporter
 from .context import HookContext
+from .form import FormUrlencodedExporter
+from .multipart import MultipartExporter
 from .raw import RawBodyExporter
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 # The first exporter that handles a request's settings sends it.
-EXPORTERS: tuple[type[Exporter], ...] = (RawBodyExporter,)
+EXPORTERS: tuple[type[Exporter], ...] = (
+    MultipartExporter,
+    FormUrlencodedExporter,
+    RawBodyExporter,
+)
 
 
 def exporter_class_for(request: RequestSettings) -> type[Exporter]:

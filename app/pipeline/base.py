@@ -83,7 +83,7 @@ class Exporter(ABC):
 
     def file(self, name: str):
         """The stored file behind a file placeholder of this export."""
-        return self.context.file(name, self.settings.export_reference_key, self.where("content"))
+        return self.context.file(name, self.settings.export_reference_key)
 
     def build_request(self) -> OutgoingRequest:
         files = {name: self.file(name).read() for name in sorted(self.needed_files())}

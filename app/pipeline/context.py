@@ -24,7 +24,7 @@ class HookContext:
             tree = self.rossum.annotation_content(tree)
         return AnnotationContent(tree)
 
-    def file(self, name: str, export_reference_key: str | None, where: str) -> StoredFile:
+    def file(self, name: str, export_reference_key: str | None) -> StoredFile:
         """The file behind ``#{file_content}`` or ``#{original_file}``."""
         if name == "original_file":
             key = ("original_file",)
@@ -33,7 +33,7 @@ class HookContext:
                 self._files[key] = self.rossum.stored_file(document, document.get("url", ""))
             return self._files[key]
         if not export_reference_key:
-            raise TemplateError(f"{where}: #{{file_content}} needs export_reference_key to be set")
+            raise TemplateError("#{file_content} is used but export_reference_key is not set")
         key = ("file_content", export_reference_key)
         if key not in self._files:
             self._files[key] = self.rossum.export_file(

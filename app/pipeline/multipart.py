@@ -1,0 +1,58 @@
+"""MultipartExporter: a ``multipart/form-data`` body with a file part and text parts."""
+
+from ..settings import RequestSettings
+from ..templating import TemplateValues, render_text
+from .base import Body, Exporter
+
+
+def declares_multipart(headers: dict) -> bool:
+    """Whether the user's Content-Type header asks for multipart/form-data."""
+    return any(
+        name.lower() == "content-type" and value.strip().lower().startswith("multipart/form-data")
+        for name, value in headers.items()
+    )
+
+
+class MultipartExporter(Exporter):
+    """One file part named ``file_key`` (when given) and one text part per request_data field.
+
+    requests writes the Content-Type with its own boundary; a user Content-Type,
+    even one with a hard-coded boundary, is dropped so it cannot break the body.
+    """
+
+    @classmethod
+    def handles(cls, request: RequestSettings) -> bool:
+        return request.file_key is not None or (
+            request.request_data is not None and declares_multipart(request.headers)
+        )
+
+    @property
+    def file_placeholder(self) -> str:
+        """Which file the file part carries (SPEC §4 defaults)."""
+        if self.request.file_content:
+            return self.request.file_content
+        return "#{file_content}" if self.settings.export_reference_key else "#{original_file}"
+
+    def body_templates(self) -> list[str]:
+        templates = list((self.request.request_data or {}).values())
+        if self.request.file_key is not None:
+            templates += [self.file_placeholder, self.request.file_name or ""]
+        return templates
+
+    def build_body(self, values: TemplateValues) -> Body:
+        parts = [
+            (name, (None, render_text(template, values, self.where(f"request_data.{name}"))))
+            for name, template in (self.request.request_data or {}).items()
+        ]
+        if self.request.file_key is not None:
+            parts.append((self.request.file_key, self.file_part(values)))
+        return Body(files=parts, replaces_content_type=True)
+
+    def file_part(self, values: TemplateValues) -> tuple[str, bytes, str]:
+        name = self.file_placeholder[2:-1]  # "#{original_file}" -> "original_file"
+        stored = self.file(name)
+        if self.request.file_name:
+            file_name = render_text(self.request.file_name, values, self.where("file_name"))
+        else:
+            file_name = stored.name
+        return (file_name, values.files[name], stored.mime_type)
