@@ -61,15 +61,20 @@ class RossumClient:
             raise RossumAPIError(f"the annotation content at {url} has no content list")
         return content
 
-    def export_file(self, annotation_id: int, key: str) -> StoredFile:
-        """The first document of the export relation ``key`` of an annotation."""
+    def export_relation(self, annotation_id: int, key: str) -> dict | None:
+        """The export document relation ``key`` of an annotation, or ``None``."""
         relations = self.get_json(
             self.api_url("document_relations"),
-            f"look up the export document {key!r}",
+            f"look up the export document relation {key!r}",
             params={"type": "export", "annotation": annotation_id, "key": key},
         )
         results = relations.get("results") if isinstance(relations, dict) else None
-        documents = results[0].get("documents") if results else None
+        return results[0] if results and isinstance(results[0], dict) else None
+
+    def export_file(self, annotation_id: int, key: str) -> StoredFile:
+        """The first document of the export relation ``key`` of an annotation."""
+        relation = self.export_relation(annotation_id, key)
+        documents = (relation or {}).get("documents")
         if not documents:
             raise RossumAPIError(
                 f"no export document with key {key!r} for annotation {annotation_id}: "
@@ -77,6 +82,59 @@ class RossumClient:
             )
         document = self.get_json(documents[0], f"read the export document {key!r}")
         return self.stored_file(document, documents[0])
+
+    def store_export_document(
+        self, annotation: dict, key: str, file_name: str, content: bytes, mime_type: str
+    ) -> str:
+        """Store a file as the only document of the annotation's export relation ``key``.
+
+        An existing relation gets the new document and its previous documents are
+        deleted, so re-exports leave no copies behind. Returns the new document's URL.
+        """
+        created = self.call(
+            "POST",
+            self.api_url("documents"),
+            f"store {file_name!r}",
+            files={"content": (file_name, content, mime_type)},
+        )
+        document_url = json_of(created, f"store {file_name!r}").get("url")
+        if not document_url:
+            raise RossumAPIError(f"could not store {file_name!r}: the answer has no document URL")
+        relation = self.export_relation(annotation["id"], key)
+        if relation is None:
+            self.call(
+                "POST",
+                self.api_url("document_relations"),
+                f"create the export document relation {key!r}",
+                json={
+                    "type": "export",
+                    "key": key,
+                    "annotation": annotation["url"],
+                    "documents": [document_url],
+                },
+            )
+            return document_url
+        self.call(
+            "PATCH",
+            relation["url"],
+            f"update the export document relation {key!r}",
+            json={"documents": [document_url]},
+        )
+        for replaced in relation.get("documents") or []:
+            if replaced != document_url:
+                self.call("DELETE", replaced, f"delete the replaced document of {key!r}")
+        return document_url
+
+    def add_annotation_metadata(self, annotation_url: str, entries: dict) -> None:
+        """Set metadata keys of an annotation, keeping every other key it has now."""
+        current = self.get_json(annotation_url, "read the annotation's metadata")
+        metadata = current.get("metadata") if isinstance(current, dict) else None
+        self.call(
+            "PATCH",
+            annotation_url,
+            "update the annotation's metadata",
+            json={"metadata": {**(metadata or {}), **entries}},
+        )
 
     def stored_file(self, document: dict, document_url: str) -> StoredFile:
         """A file from a Rossum document object."""
@@ -88,11 +146,7 @@ class RossumClient:
         )
 
     def get_json(self, url: str, what: str, params: dict | None = None):
-        response = self.call("GET", url, what, params=params)
-        try:
-            return response.json()
-        except ValueError:
-            raise RossumAPIError(f"could not {what}: GET {url} did not answer JSON") from None
+        return json_of(self.call("GET", url, what, params=params), what)
 
     def get_bytes(self, url: str, what: str) -> bytes:
         return self.call("GET", url, what).content
@@ -122,6 +176,17 @@ class RossumClient:
                 f"{detail_of(response)}"
             )
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+def json_of(response: requests.Response, what: str):
+    """A Rossum answer's JSON body."""
+    try:
+        return response.json()
+    except ValueError:
+        raise RossumAPIError(
+            f"could not {what}: {response.request.method} {path_of(response.url)} "
+            "did not answer JSON"
+        ) from None
 
 
 def retry_after_seconds(response: requests.Response, ceiling: float) -> float:

@@ -6,6 +6,7 @@ an unknown key anywhere is an error naming its path, so a typo is never ignored.
 
 from dataclasses import dataclass, field, replace
 
+import jmespath
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .errors import Problem, SettingsError
@@ -156,8 +157,23 @@ class StatusCodeResolverSchema(StrictSchema):
         return StatusCodeResolver(**{key: tuple(codes) for key, codes in data.items()})
 
 
+def jmespath_expression(expression: str) -> None:
+    try:
+        jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as error:
+        raise ValidationError(
+            f"is not a valid JMESPath expression ({error.__class__.__name__})"
+        ) from None
+
+
 class ExtractRuleSchema(StrictSchema):
-    value_path = fields.String(**described("JMESPath into the reply", required=True))
+    value_path = fields.String(
+        **described(
+            "JMESPath into {status_code, headers, body} of the reply",
+            required=True,
+            validate=jmespath_expression,
+        )
+    )
     target_schema_id = fields.String(**described("datapoint to write the value to", required=True))
 
     @post_load

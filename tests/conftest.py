@@ -38,6 +38,11 @@ def fake_rossum():
     rossum.add_export_document(ANNOTATION_ID, EXPORT_KEY, CSV)
     rossum.add_document(PDF, "application/pdf", "invoice 0042.pdf", id=ORIGINAL_DOCUMENT_ID)
     rossum.annotation_contents[ANNOTATION_ID] = annotation_content()
+    rossum.annotations[ANNOTATION_ID] = {
+        "id": ANNOTATION_ID,
+        "url": f"{rossum.url}/api/v1/annotations/{ANNOTATION_ID}",
+        "metadata": {"erp_batch": "b-17"},
+    }
     yield rossum
     server.stop()
 

@@ -52,10 +52,10 @@ class RecordedRequest:
 
 def record(request: Request) -> RecordedRequest:
     body = request.get_data(cache=True)
-    files = {
-        name: (storage.filename, storage.content_type, storage.read())
-        for name, storage in request.files.items()
-    }
+    files = {}
+    for name, storage in request.files.items():
+        files[name] = (storage.filename, storage.content_type, storage.read())
+        storage.stream.seek(0)  # the app behind the recorder reads it again
     return RecordedRequest(
         method=request.method,
         path=request.path,
@@ -71,7 +71,7 @@ def record(request: Request) -> RecordedRequest:
 class CannedReply:
     status: int = 200
     body: bytes = b'{"ok": true}'
-    headers: dict = field(default_factory=lambda: {"Content-Type": "application/json"})
+    headers: dict | list = field(default_factory=lambda: {"Content-Type": "application/json"})
     delay_s: float = 0.0
 
 
@@ -110,6 +110,7 @@ class FakeRossum:
         self.relations: list[dict] = []
         self.documents: dict[int, dict] = {}
         self.annotation_contents: dict[int, list] = {}
+        self.annotations: dict[int, dict] = {}
         self.failures: dict[tuple[str, str], list[Response]] = {}
         self.ids = itertools.count(900001)
         self.lock = threading.Lock()
@@ -129,16 +130,31 @@ class FakeRossum:
         self, annotation_id, key, content, mime_type="text/csv", file_name="export.csv"
     ) -> str:
         document_url = self.add_document(content, mime_type, file_name)
-        self.relations.append(
-            {
-                "id": next(self.ids),
-                "type": "export",
-                "key": key,
-                "annotation": f"{self.url}/api/v1/annotations/{annotation_id}",
-                "documents": [document_url],
-            }
-        )
+        self.add_relation(f"{self.url}/api/v1/annotations/{annotation_id}", key, [document_url])
         return document_url
+
+    def add_relation(self, annotation_url: str, key: str, documents: list[str]) -> dict:
+        relation_id = next(self.ids)
+        relation = {
+            "id": relation_id,
+            "url": f"{self.url}/api/v1/document_relations/{relation_id}",
+            "type": "export",
+            "key": key,
+            "annotation": annotation_url,
+            "documents": documents,
+        }
+        self.relations.append(relation)
+        return relation
+
+    def relation(self, annotation_id: int, key: str) -> dict | None:
+        annotation_url = f"{self.url}/api/v1/annotations/{annotation_id}"
+        return next(
+            (r for r in self.relations if r["key"] == key and r["annotation"] == annotation_url),
+            None,
+        )
+
+    def document_content(self, document_url: str) -> bytes:
+        return self.documents[int(document_url.rstrip("/").rsplit("/", 1)[1])]["content_bytes"]
 
     def fail_next(self, method: str, path: str, status: int, body=None, headers=None, times=1):
         """Answer the next ``times`` calls of ``method path`` with ``status``."""
@@ -166,11 +182,15 @@ class FakeRossum:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return json_response({"detail": "Invalid token."}, 401)
         parts = request.path.strip("/").split("/")
-        if parts[:2] != ["api", "v1"] or request.method != "GET":
+        if parts[:2] != ["api", "v1"]:
             return json_response({"detail": "Not found."}, 404)
+        if request.method != "GET":
+            return self.write(request, parts[2:])
         match parts[2:]:
             case ["document_relations"]:
                 return self.list_relations(request.args)
+            case ["annotations", annotation_id] if int(annotation_id) in self.annotations:
+                return json_response(self.annotations[int(annotation_id)])
             case ["documents", document_id] if int(document_id) in self.documents:
                 return json_response(self.document_json(int(document_id)))
             case ["documents", document_id, "content"] if int(document_id) in self.documents:
@@ -180,6 +200,31 @@ class FakeRossum:
                 int(annotation_id) in self.annotation_contents
             ):
                 return json_response({"content": self.annotation_contents[int(annotation_id)]})
+        return json_response({"detail": "Not found."}, 404)
+
+    def write(self, request: Request, parts: list[str]) -> Response:
+        """The calls that store replies: documents, relations, annotation metadata."""
+        match request.method, parts:
+            case "POST", ["documents"]:
+                upload = request.files["content"]
+                url = self.add_document(upload.read(), upload.content_type, upload.filename)
+                return json_response(self.document_json(int(url.rsplit("/", 1)[1])), 201)
+            case "DELETE", ["documents", document_id] if int(document_id) in self.documents:
+                del self.documents[int(document_id)]
+                return Response(status=204)
+            case "POST", ["document_relations"]:
+                body = request.get_json()
+                return json_response(
+                    self.add_relation(body["annotation"], body["key"], body["documents"]), 201
+                )
+            case "PATCH", ["document_relations", relation_id]:
+                for relation in self.relations:
+                    if relation["id"] == int(relation_id):
+                        relation.update(request.get_json())
+                        return json_response(relation)
+            case "PATCH", ["annotations", annotation_id] if int(annotation_id) in self.annotations:
+                self.annotations[int(annotation_id)].update(request.get_json())
+                return json_response(self.annotations[int(annotation_id)])
         return json_response({"detail": "Not found."}, 404)
 
     def list_relations(self, args) -> Response:

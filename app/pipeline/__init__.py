@@ -61,21 +61,19 @@ def run_hook(payload: HookPayload, runtime: Runtime) -> HookAnswer:
             log.info("%sexport failed at step %s: %s", label, error.step, error)
             answer.messages.append(messages.error(f"{label}Export failed ({error.step}): {error}"))
             break
-        answer.messages.extend(messages.Message(m.type, label + m.content) for m in outcome)
+        answer.messages.extend(
+            messages.Message(m.type, label + m.content) for m in outcome.messages
+        )
+        answer.operations.extend(outcome.operations)
+        if outcome.failed:
+            break
     return answer
 
 
 # Settings the schema knows whose behaviour this version does not have yet. An export
 # using one fails before anything is sent rather than silently doing less than asked
 # (an ignored auth or status_code_resolver would report a failed export as a success).
-NOT_YET_SUPPORTED = (
-    "auth",
-    "status_code_resolver",
-    "response_headers_reference_key",
-    "response_payload_reference_key",
-    "transcript_reference_key",
-    "extract",
-)
+NOT_YET_SUPPORTED = ("auth", "transcript_reference_key")
 
 
 def unsupported_settings(export: ExportSettings) -> list[Problem]:

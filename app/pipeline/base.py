@@ -6,11 +6,13 @@ from urllib.parse import urlsplit
 
 from .. import messages
 from ..errors import TemplateError
-from ..messages import Message
+from ..messages import HookAnswer
 from ..settings import ExportSettings, RequestSettings
 from ..templating import TemplateValues, file_placeholders, render_text
 from .context import HookContext
-from .delivery import Delivery, OutgoingRequest, Reply
+from .delivery import Delivery, OutgoingRequest
+from .extract import check_extract_targets
+from .replies import handle_reply
 
 FALSE_CONDITIONS = frozenset({"", "false"})
 
@@ -53,17 +55,19 @@ class Exporter(ABC):
     def build_body(self, values: TemplateValues) -> Body:
         """The request body, rendered with ``values``."""
 
-    def export(self) -> list[Message]:
+    def export(self) -> HookAnswer:
         """Run the export; an ExportError says which step failed."""
         # 1. A condition that renders empty or false skips the export: nothing is fetched or sent.
         if not self.condition_holds():
-            return [messages.info("Export skipped: its condition is empty or false.")]
-        # 2. Fetch the files the templates need, then render the whole request.
+            return HookAnswer([messages.info("Export skipped: its condition is empty or false.")])
+        # 2. Fetch the files the templates need and render the whole request; check the
+        #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
+        check_extract_targets(self.settings.extract, self.context.content)
         # 3. Send it.
         reply = self.delivery.send(request)
-        # 4. Turn the reply into messages.
-        return self.reply_messages(request, reply)
+        # 4. The reply: resolver messages, stored copies in Rossum, extracted values.
+        return handle_reply(self.settings, self.context, request, reply)
 
     def condition_holds(self) -> bool:
         if self.settings.condition is None:
@@ -118,14 +122,6 @@ class Exporter(ABC):
             raise TemplateError(
                 f"{self.where('url')}: {self.request.url!r} does not give an http(s) URL"
             )
-
-    def reply_messages(self, request: OutgoingRequest, reply: Reply) -> list[Message]:
-        return [
-            messages.info(
-                f"Exported: {request.method} {request.host} answered "
-                f"{reply.status_code} {reply.reason}".rstrip()
-            )
-        ]
 
     def where(self, key: str) -> str:
         """A request key's path, for messages."""

@@ -5,6 +5,7 @@ from functools import cached_property
 from ..annotation import AnnotationContent
 from ..errors import TemplateError
 from ..payload import HookPayload
+from ..redaction import Redactor
 from ..rossum import RossumClient, StoredFile
 from ..templating import TemplateValues
 
@@ -16,6 +17,7 @@ class HookContext:
         self.payload = payload
         self.rossum = rossum
         self._files: dict[tuple, StoredFile] = {}
+        self.redactor = Redactor([*payload.secrets.values(), payload.rossum_token])
 
     @cached_property
     def content(self) -> AnnotationContent:
