@@ -35,6 +35,8 @@ def configure_logging(level: str) -> None:
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger().setLevel(level.upper())
+    # urllib3 logs every request line, query string included, at DEBUG.
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 def answer_with_error(content: str, status: int):

@@ -67,6 +67,12 @@ class RossumAPIError(ExportError):
     step = "Rossum API"
 
 
+class AuthError(ExportError):
+    """No access token could be had from the token endpoint."""
+
+    step = "token"
+
+
 class TargetError(ExportError):
     """The export request to the customer's API could not be completed."""
 

@@ -125,6 +125,15 @@ class RossumClient:
                 self.call("DELETE", replaced, f"delete the replaced document of {key!r}")
         return document_url
 
+    def replace_hook_secrets(self, hook_url: str, secrets: dict) -> None:
+        """Replace the hook's secrets whole (Rossum keeps no others, so pass them all)."""
+        self.call(
+            "PATCH",
+            hook_url,
+            "save the access token in the hook's secrets",
+            json={"secrets": secrets},
+        )
+
     def add_annotation_metadata(self, annotation_url: str, entries: dict) -> None:
         """Set metadata keys of an annotation, keeping every other key it has now."""
         current = self.get_json(annotation_url, "read the annotation's metadata")

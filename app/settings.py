@@ -4,6 +4,7 @@ Every key is known here, including those whose behaviour lives in other modules;
 an unknown key anywhere is an error naming its path, so a typo is never ignored.
 """
 
+import json
 from dataclasses import dataclass, field, replace
 
 import jmespath
@@ -42,6 +43,7 @@ class RequestSettings:
 @dataclass(frozen=True)
 class AuthSettings:
     url: str
+    canonical_json: str = field(default="{}", repr=False)  # identifies the auth object
     method: str = "POST"
     headers: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)
@@ -142,9 +144,10 @@ class AuthSchema(StrictSchema):
         STATUS_CODE, **described("statuses besides 401 that mean the token expired")
     )
 
-    @post_load
-    def make_auth(self, data, **kwargs):
+    @post_load(pass_original=True)
+    def make_auth(self, data, original, **kwargs):
         data["refresh_status_codes"] = tuple(data.get("refresh_status_codes", ()))
+        data["canonical_json"] = json.dumps(original, sort_keys=True, separators=(",", ":"))
         return AuthSettings(**data)
 
 

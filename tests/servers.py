@@ -76,12 +76,17 @@ class CannedReply:
 
 
 class Target:
-    """The customer's API: records every request; answers with queued or default replies."""
+    """The customer's API: records every request; answers with queued or default replies.
+
+    With ``accepted_tokens`` set, a request without ``Authorization: Bearer <one of
+    them>`` is answered 401 (recorded all the same).
+    """
 
     def __init__(self):
         self.requests: list[RecordedRequest] = []
         self.replies: list[CannedReply] = []
         self.default_reply = CannedReply()
+        self.accepted_tokens: set[str] | None = None
         self.lock = threading.Lock()
 
     def reply_with(self, status=200, body=b"", headers=None, delay_s=0.0, times=1) -> None:
@@ -93,11 +98,61 @@ class Target:
         request = Request(environ)
         with self.lock:
             self.requests.append(record(request))
-            reply = self.replies.pop(0) if self.replies else self.default_reply
+            if self.accepted_tokens is not None and request.headers.get("Authorization") not in {
+                f"Bearer {token}" for token in self.accepted_tokens
+            }:
+                reply = CannedReply(401, b'{"error": "invalid_token"}')
+            else:
+                reply = self.replies.pop(0) if self.replies else self.default_reply
         if reply.delay_s:
             time.sleep(reply.delay_s)
         response = Response(reply.body, status=reply.status, headers=reply.headers)
         return response(environ, start_response)
+
+
+class TokenEndpoint:
+    """An OAuth2 token endpoint: checks the grant's fields and issues numbered tokens.
+
+    ``required`` maps body (or query) fields to the values it insists on; a mismatch
+    is answered ``401 invalid_client``, echoing the client_secret as bad servers do.
+    """
+
+    def __init__(self, required: dict, expires_in: int | None = 3600):
+        self.required = required
+        self.required_headers: dict = {}
+        self.expires_in = expires_in
+        self.requests: list[RecordedRequest] = []
+        self.issued: list[str] = []
+        self.lock = threading.Lock()
+        self.shape = lambda token: {"access_token": token, "token_type": "Bearer"}
+        self.delay_s = 0.0
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        recorded = record(request)
+        fields = request.get_json() if request.is_json else {**request.args, **request.form}
+        with self.lock:
+            self.requests.append(recorded)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        wrong_headers = any(
+            request.headers.get(name) != value for name, value in self.required_headers.items()
+        )
+        if wrong_headers or any(fields.get(k) != v for k, v in self.required.items()):
+            return json_response(
+                {
+                    "error": "invalid_client",
+                    "error_description": f"bad credentials {fields.get('client_secret')}",
+                },
+                401,
+            )(environ, start_response)
+        with self.lock:
+            token = f"token-{len(self.issued) + 1}"
+            self.issued.append(token)
+        reply = self.shape(token)
+        if self.expires_in is not None:
+            reply["expires_in"] = self.expires_in
+        return json_response(reply)(environ, start_response)
 
 
 class FakeRossum:
@@ -111,6 +166,7 @@ class FakeRossum:
         self.documents: dict[int, dict] = {}
         self.annotation_contents: dict[int, list] = {}
         self.annotations: dict[int, dict] = {}
+        self.hooks: dict[int, dict] = {}
         self.failures: dict[tuple[str, str], list[Response]] = {}
         self.ids = itertools.count(900001)
         self.lock = threading.Lock()
@@ -222,6 +278,9 @@ class FakeRossum:
                     if relation["id"] == int(relation_id):
                         relation.update(request.get_json())
                         return json_response(relation)
+            case "PATCH", ["hooks", hook_id]:
+                self.hooks.setdefault(int(hook_id), {}).update(request.get_json())
+                return json_response(self.hooks[int(hook_id)])
             case "PATCH", ["annotations", annotation_id] if int(annotation_id) in self.annotations:
                 self.annotations[int(annotation_id)].update(request.get_json())
                 return json_response(self.annotations[int(annotation_id)])

@@ -159,7 +159,7 @@ def test_settings_this_version_cannot_honour_fail_before_anything_is_sent(client
             {"request": {"url": f"{target.url}/a"}},
             {
                 "request": {"url": f"{target.url}/b"},
-                "auth": {"url": f"{target.url}/token"},
+                "transcript_reference_key": "transcript",
                 "mode": "retry",
             },
         ]
@@ -170,7 +170,8 @@ def test_settings_this_version_cannot_honour_fail_before_anything_is_sent(client
     assert response.status_code == 200
     assert response.json == error_answer(
         "Invalid extension settings: "
-        "export_configs[1].auth: is not supported by this version of the service yet; "
+        "export_configs[1].transcript_reference_key: is not supported by this version of the "
+        "service yet; "
         "export_configs[1].mode: 'retry' is not supported by this version yet"
     )
     assert target.requests == []

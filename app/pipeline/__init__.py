@@ -11,6 +11,7 @@ from ..errors import ExportError, PayloadError, Problem, SettingsError
 from ..messages import HookAnswer
 from ..payload import HookPayload
 from ..settings import ExportSettings, RequestSettings, load_settings
+from ..tokens import TokenKeeper
 from .base import Exporter
 from .context import HookContext
 from .form import FormUrlencodedExporter
@@ -49,6 +50,17 @@ def run_hook(payload: HookPayload, runtime: Runtime) -> HookAnswer:
         answer.messages.append(messages.error(SettingsError(problems).describe()))
         return answer
     context = HookContext(payload, runtime.rossum_client(payload))
+    auth_objects = {export.auth.canonical_json for export in exports if export.auth}
+    if auth_objects:
+        context.tokens = TokenKeeper(
+            payload.hook_url,
+            payload.secrets,
+            several_auths=len(auth_objects) > 1,
+            endpoint=runtime.token_endpoint(context.redactor),
+            save_secrets=lambda secrets: context.rossum.replace_hook_secrets(
+                payload.hook_url, secrets
+            ),
+        )
     delivery = runtime.delivery()
     exporters = [(export, exporter_class_for(export.request)) for export in exports]
     for export, exporter_class in exporters:
@@ -73,7 +85,7 @@ def run_hook(payload: HookPayload, runtime: Runtime) -> HookAnswer:
 # Settings the schema knows whose behaviour this version does not have yet. An export
 # using one fails before anything is sent rather than silently doing less than asked
 # (an ignored auth or status_code_resolver would report a failed export as a success).
-NOT_YET_SUPPORTED = ("auth", "transcript_reference_key")
+NOT_YET_SUPPORTED = ("transcript_reference_key",)
 
 
 def unsupported_settings(export: ExportSettings) -> list[Problem]:

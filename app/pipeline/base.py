@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from .. import messages
 from ..errors import TemplateError
 from ..messages import HookAnswer
+from ..oauth import TokenRequest
 from ..settings import ExportSettings, RequestSettings
 from ..templating import TemplateValues, file_placeholders, render_text
 from .context import HookContext
@@ -15,6 +16,13 @@ from .extract import check_extract_targets
 from .replies import handle_reply
 
 FALSE_CONDITIONS = frozenset({"", "false"})
+TOKEN_PLACEHOLDER = "{secret.access_token}"
+
+
+def check_url(url: str, template: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise TemplateError(f"{where}: {template!r} does not give an http(s) URL")
 
 
 @dataclass
@@ -41,6 +49,7 @@ class Exporter(ABC):
         self.request = settings.request
         self.context = context
         self.delivery = delivery
+        self.access_token: str | None = None
 
     @classmethod
     @abstractmethod
@@ -60,13 +69,24 @@ class Exporter(ABC):
         # 1. A condition that renders empty or false skips the export: nothing is fetched or sent.
         if not self.condition_holds():
             return HookAnswer([messages.info("Export skipped: its condition is empty or false.")])
-        # 2. Fetch the files the templates need and render the whole request; check the
+        # 2. With auth, an access token: the stored one while fresh, else a new one.
+        if self.settings.auth:
+            self.access_token = self.context.tokens.token(
+                self.settings.auth, self.render_token_request
+            )
+        # 3. Fetch the files the templates need and render the whole request; check the
         #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
         check_extract_targets(self.settings.extract, self.context.content)
-        # 3. Send it.
+        # 4. Send it. A refused token is renewed once and the request rendered and sent again.
         reply = self.delivery.send(request)
-        # 4. The reply: resolver messages, stored copies in Rossum, extracted values.
+        if self.token_refused(reply.status_code):
+            self.access_token = self.context.tokens.renew(
+                self.settings.auth, self.render_token_request, refused=self.access_token
+            )
+            request = self.build_request()
+            reply = self.delivery.send(request)
+        # 5. The reply: resolver messages, stored copies in Rossum, extracted values.
         return handle_reply(self.settings, self.context, request, reply)
 
     def condition_holds(self) -> bool:
@@ -91,13 +111,15 @@ class Exporter(ABC):
 
     def build_request(self) -> OutgoingRequest:
         files = {name: self.file(name).read() for name in sorted(self.needed_files())}
-        values = self.context.template_values(files)
+        values = self.context.template_values(files, self.access_token)
         url = render_text(self.request.url, values, self.where("url"))
-        self.check_url(url)
+        check_url(url, self.request.url, self.where("url"))
         headers = {
             name: render_text(value, values, self.where(f"headers.{name}"))
             for name, value in self.request.headers.items()
         }
+        if self.access_token is not None and not self.places_token_itself():
+            headers["Authorization"] = f"Bearer {self.access_token}"
         body = self.build_body(values)
         return OutgoingRequest(
             method=self.request.method,
@@ -116,12 +138,31 @@ class Exporter(ABC):
             headers = {**headers, "Content-Type": body.content_type}
         return headers
 
-    def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise TemplateError(
-                f"{self.where('url')}: {self.request.url!r} does not give an http(s) URL"
-            )
+    def places_token_itself(self) -> bool:
+        """An Authorization header, or ``{secret.access_token}`` anywhere in the request."""
+        templates = [self.request.url, *self.request.headers.values(), *self.body_templates()]
+        return any(name.lower() == "authorization" for name in self.request.headers) or any(
+            TOKEN_PLACEHOLDER in template for template in templates
+        )
+
+    def token_refused(self, status_code: int) -> bool:
+        auth = self.settings.auth
+        return auth is not None and (status_code == 401 or status_code in auth.refresh_status_codes)
+
+    def render_token_request(self) -> TokenRequest:
+        auth = self.settings.auth
+        values = self.context.template_values()
+        url = render_text(auth.url, values, "auth.url")
+        check_url(url, auth.url, "auth.url")
+        return TokenRequest(
+            url=url,
+            method=auth.method,
+            headers={
+                n: render_text(v, values, f"auth.headers.{n}") for n, v in auth.headers.items()
+            },
+            data={n: render_text(v, values, f"auth.data.{n}") for n, v in auth.data.items()},
+            token_path=auth.token_path,
+        )
 
     def where(self, key: str) -> str:
         """A request key's path, for messages."""

@@ -8,6 +8,7 @@ from ..payload import HookPayload
 from ..redaction import Redactor
 from ..rossum import RossumClient, StoredFile
 from ..templating import TemplateValues
+from ..tokens import TokenKeeper
 
 
 class HookContext:
@@ -18,6 +19,7 @@ class HookContext:
         self.rossum = rossum
         self._files: dict[tuple, StoredFile] = {}
         self.redactor = Redactor([*payload.secrets.values(), payload.rossum_token])
+        self.tokens: TokenKeeper | None = None  # set when an export object has auth
 
     @cached_property
     def content(self) -> AnnotationContent:
@@ -43,10 +45,15 @@ class HookContext:
             )
         return self._files[key]
 
-    def template_values(self, files: dict[str, bytes] | None = None) -> TemplateValues:
+    def template_values(
+        self, files: dict[str, bytes] | None = None, access_token: str | None = None
+    ) -> TemplateValues:
+        secrets = self.payload.secrets
+        if access_token is not None:  # the token of this export's own auth object
+            secrets = {**secrets, "access_token": access_token}
         return TemplateValues(
             datapoint=self.content.value,
-            secrets=self.payload.secrets,
+            secrets=secrets,
             variables={
                 "annotation_id": str(self.payload.annotation_id),
                 "request_id": self.payload.request_id,

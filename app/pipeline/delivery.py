@@ -67,7 +67,8 @@ class Delivery:
             )
         except requests.RequestException as exc:
             raise TargetError(
-                f"{request.method} {request.host} failed: {self.describe_failure(exc)}"
+                f"{request.method} {request.host} failed: "
+                f"{describe_failure(exc, self.connect_timeout, self.read_timeout)}"
             ) from None
         elapsed = time.monotonic() - started
         log.info(
@@ -85,22 +86,23 @@ class Delivery:
             elapsed_s=elapsed,
         )
 
-    def describe_failure(self, exc: requests.RequestException) -> str:
-        """What went wrong, in words an admin can act on, without the URL."""
-        if isinstance(exc, requests.ConnectTimeout):
-            return f"could not connect within {self.connect_timeout:g} s"
-        if isinstance(exc, requests.ReadTimeout):
-            return (
-                f"no answer within {self.read_timeout:g} s after the request was sent; "
-                "the target may already hold the export"
-            )
-        if isinstance(exc, requests.exceptions.SSLError):
-            return "TLS error (check the target's certificate)"
-        if isinstance(exc, requests.ConnectionError):
-            return connection_failure(exc)
-        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-            return "the URL is not valid"
-        return type(exc).__name__
+
+def describe_failure(exc: requests.RequestException, connect_timeout, read_timeout) -> str:
+    """What went wrong, in words an admin can act on, without the URL."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"could not connect within {connect_timeout:g} s"
+    if isinstance(exc, requests.ReadTimeout):
+        return (
+            f"no answer within {read_timeout:g} s after the request was sent; "
+            "the target may already hold the export"
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error (check the target's certificate)"
+    if isinstance(exc, requests.ConnectionError):
+        return connection_failure(exc)
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return "the URL is not valid"
+    return type(exc).__name__
 
 
 def connection_failure(exc: BaseException) -> str:

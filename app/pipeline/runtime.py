@@ -5,7 +5,9 @@ from collections.abc import Mapping
 
 import requests
 
+from ..oauth import TokenEndpoint
 from ..payload import HookPayload
+from ..redaction import Redactor
 from ..rossum import RossumClient
 from .delivery import Delivery
 
@@ -34,6 +36,13 @@ class Runtime:
             payload.rossum_token,
             timeout=self.config["ROSSUM_TIMEOUT_S"],
             retry_after_max=self.config["ROSSUM_RETRY_AFTER_MAX_S"],
+        )
+
+    def token_endpoint(self, redactor: Redactor) -> TokenEndpoint:
+        return TokenEndpoint(
+            connect_timeout=self.config["TARGET_CONNECT_TIMEOUT_S"],
+            read_timeout=self.config["TARGET_READ_TIMEOUT_S"],
+            redactor=redactor,
         )
 
     def delivery(self) -> Delivery:

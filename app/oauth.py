@@ -1,0 +1,249 @@
+"""OAuth2 access tokens (SPEC §6): fetched with requests-oauthlib, kept in the hook's secrets.
+
+``grant_type=client_credentials`` goes through ``BackendApplicationClient``,
+``grant_type=password`` (or ``username`` + ``password`` without a grant type)
+through ``LegacyApplicationClient``; any other grant type is posted as given.
+Every field of ``auth.data`` is sent in the body as configured. Provider quirks
+(a JSON body, a token under ``token_path``) are compliance hooks on the session.
+"""
+
+import contextvars
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+from urllib.parse import urlsplit
+
+import requests
+from oauthlib.oauth2 import (
+    BackendApplicationClient,
+    LegacyApplicationClient,
+    OAuth2Error,
+)
+from oauthlib.oauth2 import is_secure_transport as oauthlib_is_secure_transport
+from requests_oauthlib import OAuth2Session, oauth2_session
+
+from .errors import AuthError
+from .redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+RENEW_BEFORE_EXPIRY = timedelta(minutes=1)
+
+# Both libraries log token request bodies and tokens at DEBUG: never let them, whatever
+# the service's log level.
+for _chatty in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
+
+QUOTED_ERROR_LIMIT = 300
+
+# requests-oauthlib refuses plain-http token URLs unless OAUTHLIB_INSECURE_TRANSPORT is
+# set for the whole process. We allow exactly the configured http URL, only within the
+# fetch that uses it; every other check keeps oauthlib's rule.
+_allowed_http_token_url: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "allowed_http_token_url", default=None
+)
+
+
+def _secure_or_allowed(uri: str) -> bool:
+    return uri == _allowed_http_token_url.get() or oauthlib_is_secure_transport(uri)
+
+
+oauth2_session.is_secure_transport = _secure_or_allowed
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: str
+    expires_at: datetime | None  # None: the endpoint gave no lifetime; valid until refused
+
+    def is_fresh(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at - RENEW_BEFORE_EXPIRY > now
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """A rendered token request."""
+
+    url: str
+    method: str
+    headers: dict
+    data: dict
+    token_path: str | None
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+    @property
+    def sends_json(self) -> bool:
+        content_type = next((v for n, v in self.headers.items() if n.lower() == "content-type"), "")
+        return "json" in content_type.lower()
+
+
+class TokenEndpoint:
+    """Asks a token endpoint for an access token."""
+
+    def __init__(self, connect_timeout: float, read_timeout: float, redactor: Redactor):
+        self.timeout = (connect_timeout, read_timeout)
+        self.redactor = redactor
+
+    def fetch(self, request: TokenRequest) -> AccessToken:
+        # Credentials written straight into the settings are masked like secrets.
+        for value in (*request.data.values(), *request.headers.values()):
+            self.redactor.add(value)
+        allowed = _allowed_http_token_url.set(
+            request.url if request.url.lower().startswith("http://") else None
+        )
+        try:
+            reply = self.send(request)
+        except requests.RequestException as exc:
+            raise AuthError(
+                f"the token request to {request.host} failed: {describe_exception(exc)}"
+            ) from None
+        except ValueError as exc:  # requests-oauthlib: the password grant lacks a field
+            raise AuthError(f"the token request cannot be made: {exc}") from None
+        except OAuth2Error as exc:
+            raise AuthError(
+                f"the token endpoint {request.host} answered without a usable token "
+                f"({self.redactor.text(exc.error or type(exc).__name__)})"
+            ) from None
+        finally:
+            _allowed_http_token_url.reset(allowed)
+        return self.access_token(request, reply)
+
+    def send(self, request: TokenRequest) -> dict:
+        """The token reply in the OAuth2 shape, through requests-oauthlib where the grant fits."""
+        data = dict(request.data)
+        grant_type = data.get("grant_type")
+        if grant_type == "client_credentials":
+            client = BackendApplicationClient(client_id=data.get("client_id"))
+        elif grant_type == "password" or (
+            grant_type is None and "username" in data and "password" in data
+        ):
+            client = LegacyApplicationClient(client_id=data.get("client_id"))
+        else:
+            response = requests.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                timeout=self.timeout,
+                **body_arguments(request, data),
+            )
+            return self.oauth2_shaped(request, response)
+        session = OAuth2Session(client=client)
+        session.register_compliance_hook(
+            "access_token_request",
+            lambda url, headers, kwargs: self.as_configured(request, url, headers, kwargs),
+        )
+        session.register_compliance_hook(
+            "access_token_response", lambda response: self.normalised(request, response)
+        )
+        extra = {k: v for k, v in data.items() if k not in ("grant_type", "client_id")}
+        with session:
+            return session.fetch_token(
+                request.url,
+                method=request.method,
+                headers={"Accept": "application/json", **request.headers},
+                include_client_id=True,
+                timeout=self.timeout,
+                username=extra.pop("username", None),
+                password=extra.pop("password", None),
+                client_secret=extra.pop("client_secret", None),
+                **extra,
+            )
+
+    @staticmethod
+    def as_configured(request: TokenRequest, url, headers, kwargs):
+        """Compliance hook: every auth.data field sent as written, as JSON when configured."""
+        placement = "params" if "params" in kwargs else "data"
+        fields = {**kwargs.get(placement, {}), **request.data}
+        if placement == "data" and request.sends_json:
+            return url, headers, {"json": fields}
+        return url, headers, {placement: fields}
+
+    def normalised(self, request: TokenRequest, response: requests.Response):
+        """Compliance hook: a reply checked and reshaped into OAuth2's token shape."""
+        token = self.oauth2_shaped(request, response)
+        response._content = json.dumps(token).encode()
+        response.encoding = "utf-8"
+        return response
+
+    def oauth2_shaped(self, request: TokenRequest, response: requests.Response) -> dict:
+        if not response.ok:
+            raise AuthError(
+                f"the token endpoint {request.host} answered {response.status_code}"
+                f"{self.quote_error(response)}"
+            )
+        try:
+            reply = response.json()
+        except ValueError:
+            raise AuthError(
+                f"the token endpoint {request.host} answered {response.status_code} "
+                "without a JSON body"
+            ) from None
+        if not isinstance(reply, dict):
+            raise AuthError(f"the token endpoint {request.host} did not answer a JSON object")
+        token = dig(reply, request.token_path) if request.token_path else reply.get("access_token")
+        if not isinstance(token, str) or not token:
+            where = f"at {request.token_path!r}" if request.token_path else "access_token"
+            raise AuthError(f"the token endpoint {request.host} answered without {where}")
+        self.redactor.add(token)
+        shaped = {"access_token": token, "token_type": reply.get("token_type", "Bearer")}
+        if isinstance(reply.get("expires_in"), (int, float, str)):
+            shaped["expires_in"] = reply["expires_in"]
+        return shaped
+
+    def quote_error(self, response: requests.Response) -> str:
+        """The reply's OAuth2 error fields (or its text head), with credentials masked."""
+        try:
+            reply = response.json()
+        except ValueError:
+            reply = None
+        if isinstance(reply, dict) and ("error" in reply or "error_description" in reply):
+            text = ": ".join(
+                str(reply[key]) for key in ("error", "error_description") if reply.get(key)
+            )
+        else:
+            text = response.text.strip()
+        text = self.redactor.text(text)[:QUOTED_ERROR_LIMIT]
+        return f": {text}" if text else ""
+
+    @staticmethod
+    def access_token(request: TokenRequest, reply: dict) -> AccessToken:
+        try:
+            lifetime = float(reply["expires_in"]) if "expires_in" in reply else None
+        except (TypeError, ValueError):
+            lifetime = None
+        expires_at = datetime.now(UTC) + timedelta(seconds=lifetime) if lifetime else None
+        return AccessToken(reply["access_token"], expires_at)
+
+
+def body_arguments(request: TokenRequest, data: dict) -> dict:
+    if request.method == "GET":
+        return {"params": data}
+    return {"json": data} if request.sends_json else {"data": data}
+
+
+def dig(document: dict, dotted_path: str):
+    """``data.token`` -> document["data"]["token"], or None."""
+    return reduce(
+        lambda node, key: node.get(key) if isinstance(node, dict) else None,
+        dotted_path.split("."),
+        document,
+    )
+
+
+def describe_exception(exc: requests.RequestException) -> str:
+    from .pipeline.delivery import connection_failure  # one classification of socket errors
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return "could not connect in time"
+    if isinstance(exc, requests.ReadTimeout):
+        return "no answer in time"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error (check the token endpoint's certificate)"
+    if isinstance(exc, requests.ConnectionError):
+        return connection_failure(exc)
+    return type(exc).__name__
