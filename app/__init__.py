@@ -3,12 +3,13 @@
 import logging
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .config import Config
-from .errors import PayloadError
+from .errors import PayloadError, RefusedCall
 from .messages import HookAnswer, error
 from .pipeline.runtime import Runtime
+from .redaction import install_log_redaction
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(Config.from_env().as_flask_config())
     if test_config:
         app.config.update(test_config)
+    # One byte over the limit is read, so a chunked body that werkzeug cuts at the
+    # limit is still seen to be too large (app.hooks.read_body).
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_PAYLOAD_BYTES"] + 1
     configure_logging(app.config["LOG_LEVEL"])
     app.extensions["runtime"] = Runtime(app.config)
 
@@ -31,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def configure_logging(level: str) -> None:
+    install_log_redaction()
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -48,6 +53,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PayloadError)
     def invalid_payload(exc: PayloadError):
         return answer_with_error(exc.describe(), 400)
+
+    @app.errorhandler(RefusedCall)
+    def refused(exc: RefusedCall):
+        return answer_with_error(str(exc), exc.status)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge):
+        limit = app.config["MAX_PAYLOAD_BYTES"]
+        return answer_with_error(
+            f"The hook payload is larger than MAX_PAYLOAD_BYTES ({limit} bytes)", 413
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

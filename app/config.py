@@ -20,6 +20,11 @@ class Config:
     # The customer's API: connect and read timeouts of one export request.
     TARGET_CONNECT_TIMEOUT_S: float = 5.0
     TARGET_READ_TIMEOUT_S: float = 55.0
+    # Security (SPEC §7).
+    HOOK_SECRET: str = ""
+    ALLOWED_ROSSUM_HOSTS: str = "*.rossum.app,*.rossum.ai"
+    ALLOW_PRIVATE_TARGETS: bool = False
+    MAX_PAYLOAD_BYTES: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -31,7 +36,7 @@ class Config:
             if raw is None or raw == "":
                 continue
             try:
-                values[field.name] = field.type(raw) if callable(field.type) else raw
+                values[field.name] = parse_value(field.type, raw)
             except ValueError:
                 raise ValueError(
                     f"environment variable {field.name}={raw!r} is not a valid {field.type}"
@@ -41,3 +46,17 @@ class Config:
     def as_flask_config(self) -> dict:
         """The values as a dict for ``app.config.update``."""
         return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_value(kind: type, raw: str):
+    """An environment string as ``kind``; booleans take 1/0, true/false, yes/no, on/off."""
+    if kind is bool:
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise ValueError(raw)
+        return word in TRUE_WORDS
+    return kind(raw)

@@ -49,6 +49,24 @@ class SettingsError(InputError):
     summary = "Invalid extension settings"
 
 
+class RefusedCall(ServiceError):
+    """A hook call refused before anything is parsed or called; ``status`` is the answer's."""
+
+    status = 403
+
+
+class SignatureError(RefusedCall):
+    """The call is not signed with HOOK_SECRET (answered ``401``)."""
+
+    status = 401
+
+
+class ForbiddenHostError(RefusedCall):
+    """The payload points at a Rossum host that is not allowed (answered ``403``)."""
+
+    status = 403
+
+
 class ExportError(ServiceError):
     """One export object failed; ``step`` says where, the text says why."""
 

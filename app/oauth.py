@@ -22,10 +22,12 @@ from oauthlib.oauth2 import (
     OAuth2Error,
 )
 from oauthlib.oauth2 import is_secure_transport as oauthlib_is_secure_transport
+from requests_hardened.ip_filter import InvalidIPAddress
 from requests_oauthlib import OAuth2Session, oauth2_session
 
 from .errors import AuthError
 from .redaction import Redactor
+from .security import harden
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +87,16 @@ class TokenRequest:
 class TokenEndpoint:
     """Asks a token endpoint for an access token."""
 
-    def __init__(self, connect_timeout: float, read_timeout: float, redactor: Redactor):
+    def __init__(
+        self,
+        connect_timeout: float,
+        read_timeout: float,
+        redactor: Redactor,
+        allow_private_targets: bool = False,
+    ):
         self.timeout = (connect_timeout, read_timeout)
         self.redactor = redactor
+        self.allow_private_targets = allow_private_targets
 
     def fetch(self, request: TokenRequest) -> AccessToken:
         # Credentials written straight into the settings are masked like secrets.
@@ -124,15 +133,16 @@ class TokenEndpoint:
         ):
             client = LegacyApplicationClient(client_id=data.get("client_id"))
         else:
-            response = requests.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                timeout=self.timeout,
-                **body_arguments(request, data),
-            )
+            with harden(requests.Session(), self.allow_private_targets) as session:
+                response = session.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    timeout=self.timeout,
+                    **body_arguments(request, data),
+                )
             return self.oauth2_shaped(request, response)
-        session = OAuth2Session(client=client)
+        session = harden(OAuth2Session(client=client), self.allow_private_targets)
         session.register_compliance_hook(
             "access_token_request",
             lambda url, headers, kwargs: self.as_configured(request, url, headers, kwargs),
@@ -236,8 +246,10 @@ def dig(document: dict, dotted_path: str):
 
 
 def describe_exception(exc: requests.RequestException) -> str:
-    from .pipeline.delivery import connection_failure  # one classification of socket errors
+    from .pipeline.delivery import connection_failure, refused_address  # one classification
 
+    if isinstance(exc, InvalidIPAddress):
+        return refused_address(exc)
     if isinstance(exc, requests.ConnectTimeout):
         return "could not connect in time"
     if isinstance(exc, requests.ReadTimeout):

@@ -16,12 +16,26 @@ TEST_CONFIG = {
     "ROSSUM_RETRY_AFTER_MAX_S": 1.0,
     "TARGET_CONNECT_TIMEOUT_S": 2.0,
     "TARGET_READ_TIMEOUT_S": 5.0,
+    # Tests export to servers on the loopback interface.
+    "ALLOW_PRIVATE_TARGETS": True,
 }
 
 
 @pytest.fixture
-def app():
-    return create_app(TEST_CONFIG)
+def make_app(fake_rossum):
+    """Build the app with config overrides; the fake Rossum's http host is allowed."""
+    fake_host = fake_rossum.url.removeprefix("http://")
+
+    def make(**overrides):
+        allowed = f"*.rossum.app,*.rossum.ai,http://{fake_host}"
+        return create_app({**TEST_CONFIG, "ALLOWED_ROSSUM_HOSTS": allowed, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture

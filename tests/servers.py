@@ -106,7 +106,8 @@ class Target:
                 reply = self.replies.pop(0) if self.replies else self.default_reply
         if reply.delay_s:
             time.sleep(reply.delay_s)
-        response = Response(reply.body, status=reply.status, headers=reply.headers)
+        body = reply.body(request) if callable(reply.body) else reply.body
+        response = Response(body, status=reply.status, headers=reply.headers)
         return response(environ, start_response)
 
 

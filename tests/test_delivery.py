@@ -4,11 +4,9 @@ import pytest
 import requests
 import responses
 
-from app import create_app
 from app.errors import TargetError
 from app.pipeline.delivery import Delivery, OutgoingRequest
 from tests.builders import build_payload, simple_settings
-from tests.conftest import TEST_CONFIG
 
 URL = "https://erp.example.com/api?key=s3cr3t"
 
@@ -37,8 +35,8 @@ def test_failures_are_described_by_host_and_cause(failure, described):
     assert str(raised.value) == f"POST erp.example.com failed: {described}"
 
 
-def test_a_slow_target_times_out_with_a_message_naming_the_wait(fake_rossum, target):
-    client = create_app({**TEST_CONFIG, "TARGET_READ_TIMEOUT_S": 0.3}).test_client()
+def test_a_slow_target_times_out_with_a_message_naming_the_wait(make_app, fake_rossum, target):
+    client = make_app(TARGET_READ_TIMEOUT_S=0.3).test_client()
     target.reply_with(200, delay_s=1.5)
     payload = build_payload(simple_settings(f"{target.url}/slow"), base_url=fake_rossum.url)
 

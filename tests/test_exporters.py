@@ -7,6 +7,7 @@ from responses import matchers
 from app.payload import parse_payload
 from app.pipeline import exporter_class_for, run_hook
 from app.pipeline.runtime import Runtime
+from app.redaction import Redactor
 from app.settings import load_settings
 from tests.builders import ANNOTATION_ID, FIXTURE_BASE_URL, build_payload
 from tests.conftest import CSV, PDF, TEST_CONFIG
@@ -70,7 +71,8 @@ def rossum_api():
 
 def export(settings: dict):
     payload = parse_payload(build_payload(settings, secrets={"token": "t"}))
-    return run_hook(payload, Runtime(TEST_CONFIG)).to_json()["messages"]
+    redactor = Redactor.for_payload(payload.secrets, payload.rossum_token)
+    return run_hook(payload, Runtime(TEST_CONFIG), redactor).to_json()["messages"]
 
 
 def test_multipart_body(rossum_api):

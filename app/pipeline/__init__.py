@@ -8,8 +8,9 @@ import logging
 
 from .. import messages
 from ..errors import ExportError, PayloadError, Problem, SettingsError
-from ..messages import HookAnswer
+from ..messages import HookAnswer, Message
 from ..payload import HookPayload
+from ..redaction import Redactor
 from ..settings import ExportSettings, RequestSettings, load_settings
 from ..tokens import TokenKeeper
 from .base import Exporter
@@ -37,8 +38,17 @@ def exporter_class_for(request: RequestSettings) -> type[Exporter]:
     raise LookupError(f"no exporter sends a request configured as {request!r}")
 
 
-def run_hook(payload: HookPayload, runtime: Runtime) -> HookAnswer:
-    """Run every export object of the settings, in order, stopping at the first failure."""
+def run_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> HookAnswer:
+    """Run every export object of the settings, in order, stopping at the first failure.
+
+    No message leaves with a secret value in it: ``redactor`` masks them all.
+    """
+    answer = run_exports(payload, runtime, redactor)
+    answer.messages = [Message(m.type, redactor.text(m.content)) for m in answer.messages]
+    return answer
+
+
+def run_exports(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> HookAnswer:
     answer = HookAnswer()
     try:
         exports = load_settings(payload.settings)
@@ -49,7 +59,7 @@ def run_hook(payload: HookPayload, runtime: Runtime) -> HookAnswer:
     if problems:
         answer.messages.append(messages.error(SettingsError(problems).describe()))
         return answer
-    context = HookContext(payload, runtime.rossum_client(payload))
+    context = HookContext(payload, runtime.rossum_client(payload), redactor)
     auth_objects = {export.auth.canonical_json for export in exports if export.auth}
     if auth_objects:
         context.tokens = TokenKeeper(

@@ -120,6 +120,7 @@ class Exporter(ABC):
         }
         if self.access_token is not None and not self.places_token_itself():
             headers["Authorization"] = f"Bearer {self.access_token}"
+        self.context.redactor.add_sensitive_headers(headers)
         body = self.build_body(values)
         return OutgoingRequest(
             method=self.request.method,

@@ -14,11 +14,11 @@ from ..tokens import TokenKeeper
 class HookContext:
     """One hook call's data; Rossum is asked for each thing at most once."""
 
-    def __init__(self, payload: HookPayload, rossum: RossumClient):
+    def __init__(self, payload: HookPayload, rossum: RossumClient, redactor: Redactor):
         self.payload = payload
         self.rossum = rossum
         self._files: dict[tuple, StoredFile] = {}
-        self.redactor = Redactor([*payload.secrets.values(), payload.rossum_token])
+        self.redactor = redactor
         self.tokens: TokenKeeper | None = None  # set when an export object has auth
 
     @cached_property

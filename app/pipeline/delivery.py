@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
+from requests_hardened.ip_filter import InvalidIPAddress
 
 from ..errors import TargetError
 
@@ -89,6 +90,8 @@ class Delivery:
 
 def describe_failure(exc: requests.RequestException, connect_timeout, read_timeout) -> str:
     """What went wrong, in words an admin can act on, without the URL."""
+    if isinstance(exc, InvalidIPAddress):
+        return refused_address(exc)
     if isinstance(exc, requests.ConnectTimeout):
         return f"could not connect within {connect_timeout:g} s"
     if isinstance(exc, requests.ReadTimeout):
@@ -103,6 +106,13 @@ def describe_failure(exc: requests.RequestException, connect_timeout, read_timeo
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
         return "the URL is not valid"
     return type(exc).__name__
+
+
+def refused_address(exc: InvalidIPAddress) -> str:
+    return (
+        f"refused: it resolves to {exc.args[0]}, which is not a public address "
+        "(ALLOW_PRIVATE_TARGETS is off); nothing was sent"
+    )
 
 
 def connection_failure(exc: BaseException) -> str:

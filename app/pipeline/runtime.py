@@ -9,6 +9,7 @@ from ..oauth import TokenEndpoint
 from ..payload import HookPayload
 from ..redaction import Redactor
 from ..rossum import RossumClient
+from ..security import harden
 from .delivery import Delivery
 
 
@@ -26,7 +27,10 @@ class Runtime:
     def session(self, kind: str) -> requests.Session:
         sessions = self._local.__dict__.setdefault("sessions", {})
         if kind not in sessions:
-            sessions[kind] = requests.Session()
+            session = requests.Session()
+            if kind == "target":
+                harden(session, self.config["ALLOW_PRIVATE_TARGETS"])
+            sessions[kind] = session
         return sessions[kind]
 
     def rossum_client(self, payload: HookPayload) -> RossumClient:
@@ -43,6 +47,7 @@ class Runtime:
             connect_timeout=self.config["TARGET_CONNECT_TIMEOUT_S"],
             read_timeout=self.config["TARGET_READ_TIMEOUT_S"],
             redactor=redactor,
+            allow_private_targets=self.config["ALLOW_PRIVATE_TARGETS"],
         )
 
     def delivery(self) -> Delivery:
