@@ -20,6 +20,15 @@ class Config:
     # The customer's API: connect and read timeouts of one export request.
     TARGET_CONNECT_TIMEOUT_S: float = 5.0
     TARGET_READ_TIMEOUT_S: float = 55.0
+    # retry mode (SPEC §9): short timeouts, backoff base, and the total time budget.
+    RETRY_CONNECT_TIMEOUT_S: float = 3.0
+    RETRY_READ_TIMEOUT_S: float = 10.0
+    RETRY_BACKOFF_S: float = 0.5
+    RETRY_BUDGET_S: float = 25.0
+    # Duplicate protection (SPEC §9).
+    STATE_URL: str = "sqlite:///var/state.sqlite3"
+    DEDUP_TTL_S: float = 7 * 24 * 3600.0
+    DEDUP_WAIT_S: float = 20.0
     # Security (SPEC §7).
     HOOK_SECRET: str = ""
     ALLOWED_ROSSUM_HOSTS: str = "*.rossum.app,*.rossum.ai"

@@ -92,6 +92,14 @@ class AuthError(ExportError):
 
 
 class TargetError(ExportError):
-    """The export request to the customer's API could not be completed."""
+    """The export request to the customer's API could not be completed.
+
+    ``unknown_outcome``: the request went out and no answer came back, so the target
+    may hold the export.
+    """
 
     step = "target"
+
+    def __init__(self, message: str, unknown_outcome: bool = False):
+        super().__init__(message)
+        self.unknown_outcome = unknown_outcome

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from .errors import TemplateError
 
 FILE_NAMES = frozenset({"file_content", "original_file"})
-VARIABLE_NAMES = frozenset({"annotation_id", "request_id"})
 
 PLACEHOLDER = re.compile(
     r"@\{(?P<datapoint>[^{}\s]+)\}"

@@ -16,19 +16,31 @@ TEST_CONFIG = {
     "ROSSUM_RETRY_AFTER_MAX_S": 1.0,
     "TARGET_CONNECT_TIMEOUT_S": 2.0,
     "TARGET_READ_TIMEOUT_S": 5.0,
+    "RETRY_CONNECT_TIMEOUT_S": 1.0,
+    "RETRY_READ_TIMEOUT_S": 2.0,
+    "RETRY_BACKOFF_S": 0.05,
+    "RETRY_BUDGET_S": 10.0,
+    "DEDUP_WAIT_S": 5.0,
     # Tests export to servers on the loopback interface.
     "ALLOW_PRIVATE_TARGETS": True,
 }
 
 
 @pytest.fixture
-def make_app(fake_rossum):
+def state_url(tmp_path):
+    """A state store of the test's own."""
+    return f"sqlite:///{tmp_path}/state.sqlite3"
+
+
+@pytest.fixture
+def make_app(fake_rossum, state_url):
     """Build the app with config overrides; the fake Rossum's http host is allowed."""
     fake_host = fake_rossum.url.removeprefix("http://")
 
     def make(**overrides):
         allowed = f"*.rossum.app,*.rossum.ai,http://{fake_host}"
-        return create_app({**TEST_CONFIG, "ALLOWED_ROSSUM_HOSTS": allowed, **overrides})
+        config = {"ALLOWED_ROSSUM_HOSTS": allowed, "STATE_URL": state_url}
+        return create_app({**TEST_CONFIG, **config, **overrides})
 
     return make
 

@@ -18,8 +18,8 @@ from werkzeug.wrappers import Request, Response
 class ServerThread:
     """Serves a WSGI app on 127.0.0.1 and a free port until :meth:`stop`."""
 
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+    def __init__(self, app, port: int = 0):
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
@@ -48,6 +48,7 @@ class RecordedRequest:
     body: bytes
     form: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)  # name -> (filename, content type, bytes)
+    received_at: float = field(default_factory=time.monotonic)
 
 
 def record(request: Request) -> RecordedRequest:

@@ -160,7 +160,6 @@ def test_settings_this_version_cannot_honour_fail_before_anything_is_sent(client
             {
                 "request": {"url": f"{target.url}/b"},
                 "transcript_reference_key": "transcript",
-                "mode": "retry",
             },
         ]
     }
@@ -171,7 +170,6 @@ def test_settings_this_version_cannot_honour_fail_before_anything_is_sent(client
     assert response.json == error_answer(
         "Invalid extension settings: "
         "export_configs[1].transcript_reference_key: is not supported by this version of the "
-        "service yet; "
-        "export_configs[1].mode: 'retry' is not supported by this version yet"
+        "service yet"
     )
     assert target.requests == []

@@ -6,6 +6,7 @@ import responses
 
 from app.errors import TargetError
 from app.pipeline.delivery import Delivery, OutgoingRequest
+from app.pipeline.retries import RetryPolicy
 from tests.builders import build_payload, simple_settings
 
 URL = "https://erp.example.com/api?key=s3cr3t"
@@ -26,11 +27,18 @@ URL = "https://erp.example.com/api?key=s3cr3t"
     ],
 )
 def test_failures_are_described_by_host_and_cause(failure, described):
-    delivery = Delivery(requests.Session(), connect_timeout=2, read_timeout=7.5)
+    policy = RetryPolicy(
+        retry=False,
+        resend_allowed=False,
+        connect_timeout=2,
+        read_timeout=7.5,
+        budget_s=1,
+        backoff_s=0,
+    )
     with responses.RequestsMock() as mock:
         mock.post(URL, body=failure)
         with pytest.raises(TargetError) as raised:
-            delivery.send(OutgoingRequest("POST", URL))
+            Delivery(requests.Session()).send(OutgoingRequest("POST", URL), policy)
 
     assert str(raised.value) == f"POST erp.example.com failed: {described}"
 

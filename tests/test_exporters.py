@@ -4,6 +4,7 @@ import pytest
 import responses
 from responses import matchers
 
+from app.config import Config
 from app.payload import parse_payload
 from app.pipeline import exporter_class_for, run_hook
 from app.pipeline.runtime import Runtime
@@ -69,13 +70,19 @@ def rossum_api():
         yield mock
 
 
-def export(settings: dict):
+@pytest.fixture
+def runtime(tmp_path):
+    config = {**Config().as_flask_config(), **TEST_CONFIG}
+    return Runtime({**config, "STATE_URL": f"sqlite:///{tmp_path}/state.sqlite3"})
+
+
+def export(runtime, settings: dict):
     payload = parse_payload(build_payload(settings, secrets={"token": "t"}))
     redactor = Redactor.for_payload(payload.secrets, payload.rossum_token)
-    return run_hook(payload, Runtime(TEST_CONFIG), redactor).to_json()["messages"]
+    return run_hook(payload, runtime, redactor).to_json()["messages"]
 
 
-def test_multipart_body(rossum_api):
+def test_multipart_body(rossum_api, runtime):
     rossum_api.post(
         TARGET,
         match=[
@@ -96,21 +103,21 @@ def test_multipart_body(rossum_api):
         },
     }
 
-    assert export(settings)[0]["type"] == "info"
+    assert export(runtime, settings)[0]["type"] == "info"
 
 
-def test_multipart_original_file(rossum_api):
+def test_multipart_original_file(rossum_api, runtime):
     rossum_api.post(
         TARGET,
         match=[matchers.multipart_matcher({"pdf": ("invoice 0042.pdf", PDF, "application/pdf")})],
     )
 
-    messages = export({"request": {"url": TARGET, "file_key": "pdf"}})
+    messages = export(runtime, {"request": {"url": TARGET, "file_key": "pdf"}})
 
     assert messages[0]["type"] == "info", messages
 
 
-def test_form_urlencoded_body(rossum_api):
+def test_form_urlencoded_body(rossum_api, runtime):
     rossum_api.put(
         TARGET,
         match=[matchers.urlencoded_params_matcher({"vendor": VENDOR, "odd": "a=1&b=2+3 ü"})],
@@ -123,27 +130,29 @@ def test_form_urlencoded_body(rossum_api):
         }
     }
 
-    assert export(settings)[0]["type"] == "info"
+    assert export(runtime, settings)[0]["type"] == "info"
 
 
-def test_raw_body_is_the_file_unchanged(rossum_api):
+def test_raw_body_is_the_file_unchanged(rossum_api, runtime):
     rossum_api.post(TARGET, match=[matchers.body_matcher(CSV.decode())])
 
     messages = export(
-        {"export_reference_key": "csv", "request": {"url": TARGET, "content": "#{file_content}"}}
+        runtime,
+        {"export_reference_key": "csv", "request": {"url": TARGET, "content": "#{file_content}"}},
     )
 
     assert messages[0]["type"] == "info", messages
 
 
-def test_two_placeholders_of_one_file_fetch_it_once(rossum_api):
+def test_two_placeholders_of_one_file_fetch_it_once(rossum_api, runtime):
     rossum_api.post(TARGET)
 
     export(
+        runtime,
         {
             "export_reference_key": "csv",
             "request": {"url": TARGET, "content": "#{file_content}|#{file_content}"},
-        }
+        },
     )
 
     content_calls = [c for c in rossum_api.calls if c.request.url.endswith("/documents/7/content")]

@@ -132,7 +132,7 @@ def test_payload_document_is_the_reply_body_unchanged(
 def test_relation_is_created_then_updated_and_the_old_document_deleted(
     post_hook, payload_for, fake_rossum, target
 ):
-    settings = settings_for(target, response_payload_reference_key="reply")
+    settings = settings_for(target, response_payload_reference_key="reply", deduplicate=False)
     target.reply_with(200, b"first", {"Content-Type": "text/plain"})
     target.reply_with(200, b"second", {"Content-Type": "text/plain"})
 

@@ -71,14 +71,13 @@ def run_exports(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> H
                 payload.hook_url, secrets
             ),
         )
-    delivery = runtime.delivery()
     exporters = [(export, exporter_class_for(export.request)) for export in exports]
     for export, exporter_class in exporters:
-        require_document(payload, exporter_class(export, context, delivery), export)
+        require_document(payload, exporter_class(export, context, runtime), export)
     for export, exporter_class in exporters:
         label = f"{export.path}: " if export.path else ""
         try:
-            outcome = exporter_class(export, context, delivery).export()
+            outcome = exporter_class(export, context, runtime).export()
         except ExportError as error:
             log.info("%sexport failed at step %s: %s", label, error.step, error)
             answer.messages.append(messages.error(f"{label}Export failed ({error.step}): {error}"))
@@ -105,10 +104,6 @@ def unsupported_settings(export: ExportSettings) -> list[Problem]:
         for key in NOT_YET_SUPPORTED
         if getattr(export, key)
     ]
-    if export.mode != "wait":
-        problems.append(
-            Problem(prefix + "mode", f"{export.mode!r} is not supported by this version yet")
-        )
     return problems
 
 

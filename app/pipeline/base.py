@@ -2,6 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .. import messages
@@ -11,12 +12,17 @@ from ..oauth import TokenRequest
 from ..settings import ExportSettings, RequestSettings
 from ..templating import TemplateValues, file_placeholders, render_text
 from .context import HookContext
-from .delivery import Delivery, OutgoingRequest
+from .dedup import idempotency_key, with_key
+from .delivery import OutgoingRequest
 from .extract import check_extract_targets
 from .replies import handle_reply
 
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
 FALSE_CONDITIONS = frozenset({"", "false"})
 TOKEN_PLACEHOLDER = "{secret.access_token}"
+KEY_PLACEHOLDER = "#{idempotency_key}"
 
 
 def check_url(url: str, template: str, where: str) -> None:
@@ -44,11 +50,12 @@ class Exporter(ABC):
     the body is built (:meth:`build_body`).
     """
 
-    def __init__(self, settings: ExportSettings, context: HookContext, delivery: Delivery):
+    def __init__(self, settings: ExportSettings, context: HookContext, runtime: "Runtime"):
         self.settings = settings
         self.request = settings.request
         self.context = context
-        self.delivery = delivery
+        self.runtime = runtime
+        self.delivery = runtime.delivery()
         self.access_token: str | None = None
 
     @classmethod
@@ -78,16 +85,29 @@ class Exporter(ABC):
         #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
         check_extract_targets(self.settings.extract, self.context.content)
-        # 4. Send it. A refused token is renewed once and the request rendered and sent again.
-        reply = self.delivery.send(request)
+        # 4. Send it, once: a repeat of a delivered export is answered from memory.
+        if not self.settings.deduplicate:
+            return self.send(request)
+        return self.runtime.duplicate_guard().run(request, self.resend_allowed(), self.send)
+
+    def send(self, request: OutgoingRequest) -> HookAnswer:
+        """Send (retrying as the mode says); then the reply's messages, stored copies, values."""
+        policy = self.runtime.retry_policy(self.settings.mode, self.resend_allowed())
+        reply = self.delivery.send(request, policy)
         if self.token_refused(reply.status_code):
+            # A refused token is renewed once and the request rendered and sent again.
             self.access_token = self.context.tokens.renew(
                 self.settings.auth, self.render_token_request, refused=self.access_token
             )
             request = self.build_request()
-            reply = self.delivery.send(request)
-        # 5. The reply: resolver messages, stored copies in Rossum, extracted values.
+            reply = self.delivery.send(request, policy)
         return handle_reply(self.settings, self.context, request, reply)
+
+    def resend_allowed(self) -> bool:
+        """An unknown outcome may be sent again: the target de-duplicates, or we do not."""
+        return not self.settings.deduplicate or any(
+            KEY_PLACEHOLDER in template for template in self.request_templates()
+        )
 
     def condition_holds(self) -> bool:
         if self.settings.condition is None:
@@ -100,10 +120,12 @@ class Exporter(ABC):
         )
         return rendered.strip().lower() not in FALSE_CONDITIONS
 
+    def request_templates(self) -> list[str]:
+        return [self.request.url, *self.request.headers.values(), *self.body_templates()]
+
     def needed_files(self) -> set[str]:
         """Names of the file placeholders this export's templates use."""
-        templates = [self.request.url, *self.request.headers.values(), *self.body_templates()]
-        return set().union(*(file_placeholders(template) for template in templates))
+        return set().union(*(file_placeholders(t) for t in self.request_templates()))
 
     def file(self, name: str):
         """The stored file behind a file placeholder of this export."""
@@ -122,13 +144,16 @@ class Exporter(ABC):
             headers["Authorization"] = f"Bearer {self.access_token}"
         self.context.redactor.add_sensitive_headers(headers)
         body = self.build_body(values)
-        return OutgoingRequest(
+        request = OutgoingRequest(
             method=self.request.method,
             url=url,
             headers=self.headers_for(body, headers),
             data=body.data,
             files=body.files,
         )
+        payload = self.context.payload
+        scope = (payload.hook_url, payload.annotation_id, self.settings.path)
+        return with_key(request, idempotency_key(scope, request, self.access_token))
 
     def headers_for(self, body: Body, headers: dict) -> dict:
         """The user's headers, with the Content-Type the body needs."""
@@ -141,9 +166,8 @@ class Exporter(ABC):
 
     def places_token_itself(self) -> bool:
         """An Authorization header, or ``{secret.access_token}`` anywhere in the request."""
-        templates = [self.request.url, *self.request.headers.values(), *self.body_templates()]
         return any(name.lower() == "authorization" for name in self.request.headers) or any(
-            TOKEN_PLACEHOLDER in template for template in templates
+            TOKEN_PLACEHOLDER in template for template in self.request_templates()
         )
 
     def token_refused(self, status_code: int) -> bool:

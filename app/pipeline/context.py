@@ -9,6 +9,7 @@ from ..redaction import Redactor
 from ..rossum import RossumClient, StoredFile
 from ..templating import TemplateValues
 from ..tokens import TokenKeeper
+from .dedup import KEY_MARKER
 
 
 class HookContext:
@@ -57,6 +58,7 @@ class HookContext:
             variables={
                 "annotation_id": str(self.payload.annotation_id),
                 "request_id": self.payload.request_id,
+                "idempotency_key": KEY_MARKER,  # replaced by the key once it is derived
             },
             files=files or {},
         )

@@ -1,11 +1,12 @@
 """Sending the export request to the customer's API, and nothing else.
 
-All HTTP to targets goes through :meth:`Delivery.send`, so timeouts, retries and
-duplicate protection have one home. Library errors become :class:`TargetError`
+All HTTP to targets goes through :meth:`Delivery.send`, so timeouts and retries
+have one home. Library errors become :class:`TargetError`
 here, described by host and cause only: a URL may carry secrets in its query.
 """
 
 import errno
+import http.client
 import logging
 import socket
 import ssl
@@ -15,8 +16,15 @@ from urllib.parse import urlsplit
 
 import requests
 from requests_hardened.ip_filter import InvalidIPAddress
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
 from ..errors import TargetError
+from .retries import AttemptLog, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +38,7 @@ class OutgoingRequest:
     headers: dict = field(default_factory=dict)
     data: bytes | dict | None = None
     files: list | None = None
+    idempotency_key: str | None = None
 
     @property
     def host(self) -> str:
@@ -45,17 +54,20 @@ class Reply:
     headers: list[tuple[str, str]]
     body: bytes
     elapsed_s: float
+    attempts: int = 1
 
 
 class Delivery:
-    """Sends export requests with the configured timeouts on a shared session."""
+    """Sends export requests on a (per-thread) session with a retry policy per request."""
 
-    def __init__(self, session: requests.Session, connect_timeout: float, read_timeout: float):
+    def __init__(self, session: requests.Session):
         self.session = session
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
 
-    def send(self, request: OutgoingRequest) -> Reply:
+    def send(self, request: OutgoingRequest, policy: RetryPolicy) -> Reply:
+        attempt_log = AttemptLog(request.host)
+        retry = policy.new_retry(attempt_log)
+        for adapter in self.session.adapters.values():  # the session is this thread's own
+            adapter.max_retries = retry
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -64,20 +76,23 @@ class Delivery:
                 headers=request.headers,
                 data=request.data,
                 files=request.files,
-                timeout=(self.connect_timeout, self.read_timeout),
+                timeout=(policy.connect_timeout, policy.read_timeout),
             )
         except requests.RequestException as exc:
+            attempts = f" after {attempt_log.attempts} attempts" if attempt_log.attempts > 1 else ""
             raise TargetError(
-                f"{request.method} {request.host} failed: "
-                f"{describe_failure(exc, self.connect_timeout, self.read_timeout)}"
+                f"{request.method} {request.host} failed{attempts}: "
+                f"{describe_failure(exc, policy.connect_timeout, policy.read_timeout)}",
+                unknown_outcome=outcome_unknown(exc),
             ) from None
         elapsed = time.monotonic() - started
         log.info(
-            "%s %s answered %s in %.3f s",
+            "%s %s answered %s in %.3f s (%d attempts)",
             request.method,
             request.host,
             response.status_code,
             elapsed,
+            attempt_log.attempts,
         )
         return Reply(
             status_code=response.status_code,
@@ -85,7 +100,35 @@ class Delivery:
             headers=list(response.raw.headers.items()) if response.raw else [],
             body=response.content,
             elapsed_s=elapsed,
+            attempts=attempt_log.attempts,
         )
+
+
+def outcome_unknown(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached the target: it went out, no answer came back."""
+    if isinstance(exc, requests.ReadTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ConnectTimeout):
+        return False
+    causes = list(exception_chain(exc))
+    if any(
+        isinstance(c, (NewConnectionError, ConnectTimeoutError, InvalidIPAddress)) for c in causes
+    ):
+        return False
+    return any(isinstance(c, (ProtocolError, ReadTimeoutError)) for c in causes)
+
+
+def exception_chain(exc: BaseException):
+    """An exception and everything it wraps: causes, contexts, urllib3 reasons, arguments."""
+    seen, pending = set(), [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        pending += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
 
 
 def describe_failure(exc: requests.RequestException, connect_timeout, read_timeout) -> str:
@@ -117,27 +160,18 @@ def refused_address(exc: InvalidIPAddress) -> str:
 
 def connection_failure(exc: BaseException) -> str:
     """Name the socket-level cause found in an exception's chain."""
-    seen = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
+    for cause in exception_chain(exc):
         if isinstance(cause, socket.gaierror):
             return "the host name could not be resolved"
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset by the target"
         if isinstance(cause, ssl.SSLError):
             return "TLS error (check the target's certificate)"
         if isinstance(cause, OSError) and cause.errno == errno.ENETUNREACH:
             return "network unreachable"
-        cause = (
-            cause.__cause__
-            or cause.__context__
-            or next(
-                (arg for arg in getattr(cause, "args", ()) if isinstance(arg, BaseException)), None
-            )
-        )
-    if "RemoteDisconnected" in repr(exc) or "closed connection" in repr(exc):
-        return "the target closed the connection without answering"
+    for cause in exception_chain(exc):
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset by the target"
+        if isinstance(cause, (ProtocolError, http.client.RemoteDisconnected)):
+            return "the target closed the connection without answering"
     return "connection failed"

@@ -47,6 +47,8 @@ def status_message(
     """``error``/``warning`` for the resolver's codes, else ``info`` (SPEC §8)."""
     answered = f"{request.method} {request.host} answered {reply.status_code} {reply.reason}"
     answered = answered.rstrip()
+    if reply.attempts > 1:
+        answered += f" after {reply.attempts} attempts"
     resolver = settings.status_code_resolver
     if resolver and reply.status_code in resolver.error:
         return messages.error(f"Export failed: {answered}: {quote_body(reply, redactor)}")

@@ -2,6 +2,7 @@
 
 import threading
 from collections.abc import Mapping
+from functools import cached_property
 
 import requests
 
@@ -10,7 +11,10 @@ from ..payload import HookPayload
 from ..redaction import Redactor
 from ..rossum import RossumClient
 from ..security import harden
+from ..state import StateStore, open_store
+from .dedup import DuplicateGuard
 from .delivery import Delivery
+from .retries import RetryPolicy
 
 
 class Runtime:
@@ -51,8 +55,31 @@ class Runtime:
         )
 
     def delivery(self) -> Delivery:
-        return Delivery(
-            self.session("target"),
-            connect_timeout=self.config["TARGET_CONNECT_TIMEOUT_S"],
-            read_timeout=self.config["TARGET_READ_TIMEOUT_S"],
+        return Delivery(self.session("target"))
+
+    def retry_policy(self, mode: str, resend_allowed: bool) -> RetryPolicy:
+        config = self.config
+        timeouts = "RETRY" if mode == "retry" else "TARGET"
+        return RetryPolicy(
+            retry=mode == "retry",
+            resend_allowed=resend_allowed,
+            connect_timeout=config[f"{timeouts}_CONNECT_TIMEOUT_S"],
+            read_timeout=config[f"{timeouts}_READ_TIMEOUT_S"],
+            budget_s=config["RETRY_BUDGET_S"],
+            backoff_s=config["RETRY_BACKOFF_S"],
+        )
+
+    @cached_property
+    def state_store(self) -> StateStore:
+        return open_store(self.config["STATE_URL"])
+
+    def duplicate_guard(self) -> DuplicateGuard:
+        config = self.config
+        # An in-flight claim older than the longest possible send was abandoned.
+        longest_send = max(config["TARGET_READ_TIMEOUT_S"], config["RETRY_BUDGET_S"]) * 2
+        return DuplicateGuard(
+            self.state_store,
+            ttl_s=config["DEDUP_TTL_S"],
+            wait_s=config["DEDUP_WAIT_S"],
+            lease_s=longest_send + 60,
         )
