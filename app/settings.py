@@ -11,7 +11,15 @@ import jmespath
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .errors import Problem, SettingsError
-from .validation import HttpMethod, StrictSchema, StringMapping, json_type, problems_from
+from .validation import (
+    HttpMethod,
+    JsonTemplate,
+    StrictSchema,
+    StringMapping,
+    TemplateMapping,
+    json_type,
+    problems_from,
+)
 
 FILE_PLACEHOLDERS = ("#{file_content}", "#{original_file}")
 
@@ -33,7 +41,7 @@ class RequestSettings:
     url: str
     method: str = "POST"
     headers: dict = field(default_factory=dict)
-    content: str | None = None
+    content: str | dict | list | None = None
     file_key: str | None = None
     file_name: str | None = None
     file_content: str | None = None
@@ -84,8 +92,15 @@ class ExportSettings:
 class RequestSchema(StrictSchema):
     url = fields.String(**described("URL of the request; placeholders allowed", required=True))
     method = HttpMethod(**described("HTTP method (default POST)", load_default="POST"))
-    headers = StringMapping(**described("request headers; values may hold placeholders"))
-    content = fields.String(**described("raw body; '#{file_content}' sends the file unchanged"))
+    headers = TemplateMapping(
+        **described("request headers; values are templates or templating operators")
+    )
+    content = JsonTemplate(
+        **described(
+            "raw body: a template ('#{file_content}' sends the file unchanged), or a JSON "
+            "object/array rendered with the templating operators and sent as JSON"
+        )
+    )
     data = fields.Raw(**described("older spelling: a string means content, an object request_data"))
     file_key = fields.String(**described("multipart: name of the file part"))
     file_name = fields.String(**described("multipart: file name of the file part"))
@@ -95,15 +110,20 @@ class RequestSchema(StrictSchema):
             validate=one_of(FILE_PLACEHOLDERS),
         )
     )
-    request_data = StringMapping(**described("form fields (form-urlencoded or multipart)"))
+    request_data = TemplateMapping(
+        **described("form fields (form-urlencoded or multipart); templates or operators")
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def check_one_body(self, data, **kwargs):
         legacy = data.get("data")
         if legacy is not None and not isinstance(legacy, (str, dict)):
             raise ValidationError(f"must be a string or an object, not {json_type(legacy)}", "data")
-        if isinstance(legacy, dict) and not all(isinstance(v, str) for v in legacy.values()):
-            raise ValidationError("every value of an object data must be a string", "data")
+        if isinstance(legacy, dict):
+            try:
+                TemplateMapping().deserialize(legacy)
+            except ValidationError as error:
+                raise ValidationError(error.messages, "data") from None
         if isinstance(legacy, str) and "content" in data:
             raise ValidationError("give content or data, not both", "data")
         if isinstance(legacy, dict) and "request_data" in data:

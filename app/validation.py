@@ -6,6 +6,7 @@ import re
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from .errors import Problem
+from .json_templating import is_operator, operator_problems
 
 
 class StrictSchema(Schema):
@@ -29,6 +30,40 @@ class StringMapping(fields.Field):
         if errors:
             raise ValidationError(errors)
         return dict(value)
+
+
+class TemplateMapping(fields.Field):
+    """A JSON object whose values are string templates or JSON templating operators."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("must be an object")
+        errors = {}
+        for key, item in value.items():
+            if isinstance(item, str):
+                continue
+            if not is_operator(item):
+                errors[key] = [f"must be a string or a templating operator, not {json_type(item)}"]
+            elif problems := operator_problems(item):
+                errors[key] = problems
+        if errors:
+            raise ValidationError(errors)
+        return dict(value)
+
+
+class JsonTemplate(fields.Field):
+    """A string template, or a JSON object/array rendered with the templating operators."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return value
+        if not isinstance(value, (dict, list)):
+            raise ValidationError(
+                f"must be a string, an object or an array, not {json_type(value)}"
+            )
+        if problems := operator_problems(value):
+            raise ValidationError(problems)
+        return value
 
 
 class HttpMethod(fields.String):

@@ -81,11 +81,11 @@ REQUEST = {"url": "https://erp.example.com"}
         ),
         (
             {"request": {**REQUEST, "headers": ["Content-Type"]}},
-            ["request.headers: must be an object of strings"],
+            ["request.headers: must be an object"],
         ),
         (
             {"request": {**REQUEST, "headers": {"X-Count": 3}}},
-            ["request.headers.X-Count: must be a string, not a number"],
+            ["request.headers.X-Count: must be a string or a templating operator, not a number"],
         ),
         (
             {"request": {**REQUEST, "content": "a", "file_key": "file"}},

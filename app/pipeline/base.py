@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from .. import messages
 from ..errors import TemplateError
+from ..json_templating import OMIT, Scope, render_text_value, template_strings
 from ..messages import HookAnswer
 from ..oauth import TokenRequest
 from ..settings import ExportSettings, RequestSettings
@@ -121,7 +122,18 @@ class Exporter(ABC):
         return rendered.strip().lower() not in FALSE_CONDITIONS
 
     def request_templates(self) -> list[str]:
-        return [self.request.url, *self.request.headers.values(), *self.body_templates()]
+        """Every string template of the request (operators' strings included)."""
+        templates = [self.request.url, *self.request.headers.values(), *self.body_templates()]
+        return [text for template in templates for text in template_strings(template)]
+
+    def render_fields(self, templates: dict, values: TemplateValues, key: str) -> dict[str, str]:
+        """Headers or form fields: templates and operators rendered; left-out keys dropped."""
+        scope = Scope(self.context.content)
+        rendered = {
+            name: render_text_value(template, values, scope, self.where(f"{key}.{name}"))
+            for name, template in templates.items()
+        }
+        return {name: value for name, value in rendered.items() if value is not OMIT}
 
     def needed_files(self) -> set[str]:
         """Names of the file placeholders this export's templates use."""
@@ -136,10 +148,7 @@ class Exporter(ABC):
         values = self.context.template_values(files, self.access_token)
         url = render_text(self.request.url, values, self.where("url"))
         check_url(url, self.request.url, self.where("url"))
-        headers = {
-            name: render_text(value, values, self.where(f"headers.{name}"))
-            for name, value in self.request.headers.items()
-        }
+        headers = self.render_fields(self.request.headers, values, "headers")
         if self.access_token is not None and not self.places_token_itself():
             headers["Authorization"] = f"Bearer {self.access_token}"
         self.context.redactor.add_sensitive_headers(headers)

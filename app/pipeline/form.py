@@ -1,7 +1,7 @@
 """FormUrlencodedExporter: ``request_data`` rendered and sent URL-encoded."""
 
 from ..settings import RequestSettings
-from ..templating import TemplateValues, render_text
+from ..templating import TemplateValues
 from .base import Body, Exporter
 from .multipart import declares_multipart
 
@@ -21,8 +21,4 @@ class FormUrlencodedExporter(Exporter):
         return list(self.request.request_data.values())
 
     def build_body(self, values: TemplateValues) -> Body:
-        fields = {
-            name: render_text(template, values, self.where(f"request_data.{name}"))
-            for name, template in self.request.request_data.items()
-        }
-        return Body(data=fields)
+        return Body(data=self.render_fields(self.request.request_data, values, "request_data"))

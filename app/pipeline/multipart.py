@@ -40,10 +40,8 @@ class MultipartExporter(Exporter):
         return templates
 
     def build_body(self, values: TemplateValues) -> Body:
-        parts = [
-            (name, (None, render_text(template, values, self.where(f"request_data.{name}"))))
-            for name, template in (self.request.request_data or {}).items()
-        ]
+        fields = self.render_fields(self.request.request_data or {}, values, "request_data")
+        parts = [(name, (None, value)) for name, value in fields.items()]
         if self.request.file_key is not None:
             parts.append((self.request.file_key, self.file_part(values)))
         return Body(files=parts, replaces_content_type=True)

@@ -1,0 +1,270 @@
+"""JSON templating operators (SPEC §5), as Rossum's other extensions know them.
+
+A template is any JSON value. A string takes the placeholders of :mod:`app.templating`;
+an object whose only key is an operator name is replaced by what the operator gives;
+anything else is rendered member by member. An operator may leave its parent key out
+(:data:`OMIT`). Pure: it renders what it is given.
+"""
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from .annotation import AnnotationContent
+from .errors import TemplateError
+from .templating import TemplateValues, render_text
+
+OMIT = object()  # "leave the parent key out"
+VALUE_TYPES = ("string", "integer", "float", "boolean", "iso_datetime")
+OPERATORS = {
+    # name: (required arguments, optional arguments)
+    "$DATAPOINT_VALUE$": ({"schema_id"}, {"value_type"}),
+    "$DATAPOINT_MAPPING$": ({"schema_id", "mapping"}, {"fallback_mapping"}),
+    "$FOR_EACH_SCHEMA_ID$": ({"schema_id", "mapping"}, {"fallback_mapping"}),
+    "$IF_SCHEMA_ID$": ({"schema_id", "mapping"}, {"fallback_mapping"}),
+    "$IF_DATAPOINT_VALUE$": ({"schema_id", "value", "mapping"}, set()),
+}
+TRUE_WORDS = {"true", "yes", "1", "y"}
+FALSE_WORDS = {"false", "no", "0", "n"}
+
+
+class Scope:
+    """Where datapoints are looked up: the annotation, or one element of a loop in it."""
+
+    def __init__(
+        self, content: AnnotationContent, parent: "Scope | None" = None, loop: dict | None = None
+    ):
+        self.content = content
+        self.parent = parent
+        self.loop = loop or {}
+
+    def nodes(self, schema_id: str) -> list[dict]:
+        """Nodes with ``schema_id`` in this scope, else in the enclosing one."""
+        found = [n for n in self.content.nodes() if n.get("schema_id") == schema_id]
+        if found or self.parent is None:
+            return found
+        return self.parent.nodes(schema_id)
+
+    def datapoint(self, schema_id: str) -> dict | None:
+        return next((n for n in self.nodes(schema_id) if n.get("category") == "datapoint"), None)
+
+    def value(self, schema_id: str) -> str | None:
+        """What ``@{schema_id}`` renders to here; loop variables first."""
+        if schema_id in self.loop:
+            return str(self.loop[schema_id])
+        node = self.datapoint(schema_id)
+        if node is None:
+            return None if self.parent is None else self.parent.value(schema_id)
+        content = node.get("content") or {}
+        value = content.get("value") if isinstance(content, dict) else None
+        return "" if value is None else str(value)
+
+
+def is_operator(template) -> bool:
+    return isinstance(template, dict) and len(template) == 1 and next(iter(template)) in OPERATORS
+
+
+def render_json(template, values: TemplateValues, scope: Scope, where: str):
+    """The JSON value a template gives; :data:`OMIT` when an operator leaves it out."""
+    values = replace(values, datapoint=scope.value)
+    if isinstance(template, str):
+        return render_text(template, values, where)
+    if is_operator(template):
+        [(name, arguments)] = template.items()
+        return OPERATOR_RENDERERS[name](arguments, values, scope, where)
+    if isinstance(template, dict):
+        rendered = {
+            key: render_json(item, values, scope, f"{where}.{key}")
+            for key, item in template.items()
+        }
+        return {key: item for key, item in rendered.items() if item is not OMIT}
+    if isinstance(template, list):
+        rendered = [
+            render_json(item, values, scope, f"{where}[{i}]") for i, item in enumerate(template)
+        ]
+        return [item for item in rendered if item is not OMIT]
+    return template
+
+
+def render_text_value(template, values: TemplateValues, scope: Scope, where: str):
+    """A header or form value: a string, an operator's result JSON-encoded, or OMIT."""
+    rendered = render_json(template, values, scope, where)
+    if rendered is OMIT or isinstance(rendered, str):
+        return rendered
+    return json.dumps(rendered, ensure_ascii=False, separators=(",", ":"))
+
+
+def required_datapoint(scope: Scope, schema_id: str, where: str) -> dict:
+    node = scope.datapoint(schema_id)
+    if node is None and schema_id not in scope_loop_names(scope):
+        raise TemplateError(f"{where}: datapoint {schema_id!r} is not in the annotation")
+    return node
+
+
+def scope_loop_names(scope: Scope) -> set:
+    names = set()
+    while scope is not None:
+        names |= set(scope.loop)
+        scope = scope.parent
+    return names
+
+
+def datapoint_value(arguments, values, scope, where):
+    schema_id, value_type = arguments["schema_id"], arguments.get("value_type", "string")
+    node = required_datapoint(scope, schema_id, where)
+    shown = scope.value(schema_id)
+    if value_type == "string":
+        return shown
+    content = (node or {}).get("content") or {}
+    normalized = content.get("normalized_value") if isinstance(content, dict) else None
+    raw = normalized if normalized not in (None, "") else shown
+    if raw in (None, ""):
+        return None
+    try:
+        return CONVERSIONS[value_type](str(raw))
+    except (ValueError, InvalidOperation, ArithmeticError):
+        raise TemplateError(
+            f"{where}: datapoint {schema_id!r} value {shown!r} cannot be converted to {value_type}"
+        ) from None
+
+
+def to_decimal(text: str) -> Decimal:
+    text = "".join(text.split()).replace("\u00a0", "")
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    return Decimal(text)
+
+
+def to_integer(text: str) -> int:
+    number = to_decimal(text)
+    if number != number.to_integral_value():
+        raise ValueError(text)
+    return int(number)
+
+
+def to_boolean(text: str) -> bool:
+    word = text.strip().lower()
+    if word in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ValueError(text)
+
+
+def to_iso_datetime(text: str) -> str:
+    return datetime.fromisoformat(text.strip()).isoformat()
+
+
+CONVERSIONS = {
+    "integer": to_integer,
+    "float": lambda text: float(to_decimal(text)),
+    "boolean": to_boolean,
+    "iso_datetime": to_iso_datetime,
+}
+
+
+def datapoint_mapping(arguments, values, scope, where):
+    schema_id = arguments["schema_id"]
+    required_datapoint(scope, schema_id, where)
+    value = scope.value(schema_id)
+    mapping = arguments["mapping"]
+    if value in mapping:
+        return render_json(mapping[value], values, scope, f"{where}.mapping.{value}")
+    return render_fallback(arguments, None, values, scope, where)
+
+
+def for_each(arguments, values, scope, where):
+    elements = scope.nodes(arguments["schema_id"])
+    if not elements:
+        return render_fallback(arguments, [], values, scope, where)
+    rendered = []
+    for index, element in enumerate(elements):
+        loop = {"schema_loop.index": index + 1, "schema_loop.index0": index}
+        inner = Scope(AnnotationContent([element]), parent=scope, loop=loop)
+        item = render_json(arguments["mapping"], values, inner, f"{where}.mapping")
+        if item is not OMIT:
+            rendered.append(item)
+    return rendered
+
+
+def if_schema_id(arguments, values, scope, where):
+    schema_id = arguments["schema_id"]
+    nodes = scope.nodes(schema_id)
+    is_datapoint = bool(nodes) and nodes[0].get("category") == "datapoint"
+    present = scope.value(schema_id) if is_datapoint else bool(nodes and nodes[0].get("children"))
+    if present:
+        return render_json(arguments["mapping"], values, scope, f"{where}.mapping")
+    return render_fallback(arguments, OMIT, values, scope, where)
+
+
+def if_datapoint_value(arguments, values, scope, where):
+    schema_id = arguments["schema_id"]
+    datapoints = [n for n in scope.nodes(schema_id) if n.get("category") == "datapoint"]
+    if len(datapoints) != 1:
+        problem = "is not in the annotation" if not datapoints else "is there more than once"
+        raise TemplateError(f"{where}: datapoint {schema_id!r} {problem}")
+    if scope.value(schema_id) == arguments["value"]:
+        return render_json(arguments["mapping"], values, scope, f"{where}.mapping")
+    return OMIT
+
+
+def render_fallback(arguments, default, values, scope, where):
+    if "fallback_mapping" not in arguments:
+        return default
+    return render_json(arguments["fallback_mapping"], values, scope, f"{where}.fallback_mapping")
+
+
+OPERATOR_RENDERERS = {
+    "$DATAPOINT_VALUE$": datapoint_value,
+    "$DATAPOINT_MAPPING$": datapoint_mapping,
+    "$FOR_EACH_SCHEMA_ID$": for_each,
+    "$IF_SCHEMA_ID$": if_schema_id,
+    "$IF_DATAPOINT_VALUE$": if_datapoint_value,
+}
+
+
+def template_strings(template) -> list[str]:
+    """Every string in a template (to find the files its placeholders need)."""
+    if isinstance(template, str):
+        return [template]
+    if isinstance(template, dict):
+        return [s for item in template.values() for s in template_strings(item)]
+    if isinstance(template, list):
+        return [s for item in template for s in template_strings(item)]
+    return []
+
+
+def operator_problems(template, path: str = "") -> dict:
+    """Mistakes in operator objects, as marshmallow-style nested errors keyed by path."""
+    errors: dict = {}
+    if is_operator(template):
+        [(name, arguments)] = template.items()
+        required, optional = OPERATORS[name]
+        if not isinstance(arguments, dict):
+            return {name: ["must be an object"]}
+        problems = {}
+        for key in required - set(arguments):
+            problems[key] = ["is required"]
+        for key in set(arguments) - required - optional:
+            problems[key] = ["unknown key"]
+        if "schema_id" in arguments and not isinstance(arguments["schema_id"], str):
+            problems["schema_id"] = ["must be a string"]
+        if arguments.get("value_type", "string") not in VALUE_TYPES:
+            problems["value_type"] = [f"must be one of {', '.join(VALUE_TYPES)}"]
+        if name == "$DATAPOINT_MAPPING$" and not isinstance(arguments.get("mapping", {}), dict):
+            problems["mapping"] = ["must be an object of value: template"]
+        for key in ("mapping", "fallback_mapping"):
+            nested = operator_problems(arguments.get(key))
+            if nested and key not in problems:
+                problems[key] = nested
+        return {name: problems} if problems else {}
+    if isinstance(template, dict):
+        for key, item in template.items():
+            nested = operator_problems(item)
+            if nested:
+                errors[key] = nested
+    elif isinstance(template, list):
+        for index, item in enumerate(template):
+            nested = operator_problems(item)
+            if nested:
+                errors[index] = nested
+    return errors
