@@ -100,6 +100,7 @@ class TargetError(ExportError):
 
     step = "target"
 
-    def __init__(self, message: str, unknown_outcome: bool = False):
+    def __init__(self, message: str, unknown_outcome=False, attempt_outcomes=()):
         super().__init__(message)
         self.unknown_outcome = unknown_outcome
+        self.attempt_outcomes = list(attempt_outcomes)

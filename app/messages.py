@@ -30,10 +30,20 @@ class HookAnswer:
 
     messages: list[Message] = field(default_factory=list)
     operations: list[dict] = field(default_factory=list)
+    # For metrics and logs, never sent: skipped or duplicate; else derived from the messages.
+    outcome: str | None = field(default=None, compare=False)
 
     @property
     def failed(self) -> bool:
         return any(message.type == "error" for message in self.messages)
+
+    def outcome_label(self) -> str:
+        """success, warning, error, skipped or duplicate."""
+        if self.failed:
+            return "error"
+        if self.outcome:
+            return self.outcome
+        return "warning" if any(m.type == "warning" for m in self.messages) else "success"
 
     def to_json(self) -> dict:
         return {

@@ -66,15 +66,20 @@ class TokenKeeper:
         self.several_auths = several_auths
         self.endpoint = endpoint
         self.save_secrets = save_secrets
+        self.last_source = ""  # how the last token was had, for the transcript
 
     def token(self, auth: AuthSettings, render: Callable[[], TokenRequest]) -> str:
         """A fresh token for ``auth``: the stored one, or a new one from the endpoint."""
         name = token_secret_name(auth, self.several_auths)
         key = (self.hook_url, name, auth_fingerprint(auth))
         newest = _newest_tokens.get(key)
-        for candidate in (newest, stored_token(self.secrets, name)):
+        for source, candidate in (
+            ("recently fetched", newest),
+            ("stored in the hook's secrets", stored_token(self.secrets, name)),
+        ):
             if candidate and candidate.is_fresh(datetime.now(UTC)):
                 self.endpoint.redactor.add(candidate.value)
+                self.last_source = f"reused the token {source}"
                 return candidate.value
         return self.renew(auth, render, refused=None)
 
@@ -85,10 +90,12 @@ class TokenKeeper:
         with token_lock(key):
             newest = _newest_tokens.get(key)
             if newest and newest.value != refused and newest.is_fresh(datetime.now(UTC)):
+                self.last_source = "reused a token another export fetched just now"
                 return newest.value
             request = render()
             token = self.endpoint.fetch(request)
             log.info("obtained a new access token from %s", request.host)
+            self.last_source = f"requested a new token from {request.host}"
             self.secrets[name] = token.value
             if token.expires_at is None:
                 self.secrets.pop(f"{name}_expires_at", None)

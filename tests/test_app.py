@@ -151,25 +151,3 @@ def test_unknown_routes_answer_in_the_same_json_shape(client):
     assert response.status_code == 404
     assert response.json["messages"][0]["type"] == "error"
     assert client.get("/").status_code == 405
-
-
-def test_settings_this_version_cannot_honour_fail_before_anything_is_sent(client, target):
-    settings = {
-        "export_configs": [
-            {"request": {"url": f"{target.url}/a"}},
-            {
-                "request": {"url": f"{target.url}/b"},
-                "transcript_reference_key": "transcript",
-            },
-        ]
-    }
-
-    response = client.post("/", json=build_payload(settings))
-
-    assert response.status_code == 200
-    assert response.json == error_answer(
-        "Invalid extension settings: "
-        "export_configs[1].transcript_reference_key: is not supported by this version of the "
-        "service yet"
-    )
-    assert target.requests == []

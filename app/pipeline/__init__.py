@@ -55,10 +55,6 @@ def run_exports(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> H
     except SettingsError as error:
         answer.messages.append(messages.error(error.describe()))
         return answer
-    problems = [problem for export in exports for problem in unsupported_settings(export)]
-    if problems:
-        answer.messages.append(messages.error(SettingsError(problems).describe()))
-        return answer
     context = HookContext(payload, runtime.rossum_client(payload), redactor)
     auth_objects = {export.auth.canonical_json for export in exports if export.auth}
     if auth_objects:
@@ -89,22 +85,6 @@ def run_exports(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> H
         if outcome.failed:
             break
     return answer
-
-
-# Settings the schema knows whose behaviour this version does not have yet. An export
-# using one fails before anything is sent rather than silently doing less than asked
-# (an ignored auth or status_code_resolver would report a failed export as a success).
-NOT_YET_SUPPORTED = ("transcript_reference_key",)
-
-
-def unsupported_settings(export: ExportSettings) -> list[Problem]:
-    prefix = f"{export.path}." if export.path else ""
-    problems = [
-        Problem(prefix + key, "is not supported by this version of the service yet")
-        for key in NOT_YET_SUPPORTED
-        if getattr(export, key)
-    ]
-    return problems
 
 
 def require_document(payload: HookPayload, exporter: Exporter, export: ExportSettings) -> None:

@@ -1,12 +1,13 @@
 """The Exporter: one export object's request, rendered, sent, and answered (SPEC §4, §5)."""
 
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .. import messages
-from ..errors import TemplateError
+from ..errors import ExportError, RossumAPIError, TemplateError
 from ..json_templating import OMIT, Scope, render_text_value, template_strings
 from ..messages import HookAnswer
 from ..oauth import TokenRequest
@@ -14,9 +15,12 @@ from ..settings import ExportSettings, RequestSettings
 from ..templating import TemplateValues, file_placeholders, render_text
 from .context import HookContext
 from .dedup import idempotency_key, with_key
-from .delivery import OutgoingRequest
+from .delivery import OutgoingRequest, Reply
 from .extract import check_extract_targets
 from .replies import handle_reply
+from .transcript import Transcript, placeholders_in, summarize_request
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
 FALSE_CONDITIONS = frozenset({"", "false"})
 TOKEN_PLACEHOLDER = "{secret.access_token}"
 KEY_PLACEHOLDER = "#{idempotency_key}"
+PREVIEW_TOKEN = "preview-access-token"  # stands in for the token a preview never requests
 
 
 def check_url(url: str, template: str, where: str) -> None:
@@ -58,6 +63,8 @@ class Exporter(ABC):
         self.runtime = runtime
         self.delivery = runtime.delivery()
         self.access_token: str | None = None
+        self.transcript = Transcript(context.redactor)
+        self.summary: dict = {"exporter": type(self).__name__}  # for the export's log line
 
     @classmethod
     @abstractmethod
@@ -73,15 +80,32 @@ class Exporter(ABC):
         """The request body, rendered with ``values``."""
 
     def export(self) -> HookAnswer:
-        """Run the export; an ExportError says which step failed."""
+        """Run the export; an ExportError says which step failed. Keeps a transcript."""
+        try:
+            outcome = self.run_steps()
+        except ExportError as failure:
+            self.transcript.note("failure", f"{failure.step}: {failure}")
+            self.transcript.attempts(getattr(failure, "attempt_outcomes", []))
+            self.store_transcript()
+            raise
+        problem = self.store_transcript()
+        if problem:
+            outcome.messages.append(problem)
+        return outcome
+
+    def run_steps(self) -> HookAnswer:
         # 1. A condition that renders empty or false skips the export: nothing is fetched or sent.
         if not self.condition_holds():
-            return HookAnswer([messages.info("Export skipped: its condition is empty or false.")])
+            return HookAnswer(
+                [messages.info("Export skipped: its condition is empty or false.")],
+                outcome="skipped",
+            )
         # 2. With auth, an access token: the stored one while fresh, else a new one.
         if self.settings.auth:
             self.access_token = self.context.tokens.token(
                 self.settings.auth, self.render_token_request
             )
+            self.transcript.note("token", self.context.tokens.last_source)
         # 3. Fetch the files the templates need and render the whole request; check the
         #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
@@ -94,15 +118,70 @@ class Exporter(ABC):
     def send(self, request: OutgoingRequest) -> HookAnswer:
         """Send (retrying as the mode says); then the reply's messages, stored copies, values."""
         policy = self.runtime.retry_policy(self.settings.mode, self.resend_allowed())
-        reply = self.delivery.send(request, policy)
+        reply = self.send_once(request, policy)
         if self.token_refused(reply.status_code):
             # A refused token is renewed once and the request rendered and sent again.
             self.access_token = self.context.tokens.renew(
                 self.settings.auth, self.render_token_request, refused=self.access_token
             )
+            self.transcript.note(
+                "token", f"refused with {reply.status_code}; {self.context.tokens.last_source}"
+            )
             request = self.build_request()
-            reply = self.delivery.send(request, policy)
+            reply = self.send_once(request, policy)
         return handle_reply(self.settings, self.context, request, reply)
+
+    def send_once(self, request: OutgoingRequest, policy) -> Reply:
+        self.transcript.request(request)
+        self.summary["target"] = request.host
+        reply = self.delivery.send(request, policy)
+        self.transcript.attempts(reply.attempt_outcomes)
+        self.transcript.reply(reply)
+        self.summary.update(status=reply.status_code, attempts=reply.attempts)
+        return reply
+
+    def store_transcript(self):
+        """Store the transcript when asked to; a warning message if that failed."""
+        key = self.settings.transcript_reference_key
+        if not key:
+            return None
+        self.transcript.note("placeholders", placeholders_in(self.request_templates()))
+        try:
+            self.context.store_documents(
+                {key: (f"{key}.json", self.transcript.to_bytes(), "application/json")}
+            )
+        except RossumAPIError as failure:
+            log.warning("could not store the transcript %r: %s", key, failure)
+            return messages.warning(f"The transcript could not be stored in Rossum: {failure}")
+        return None
+
+    def preview(self) -> dict:
+        """What this export would send, secrets masked; nothing is sent, no token requested."""
+        entry = {"path": self.settings.path, "exporter": type(self).__name__}
+        if not self.condition_holds():
+            return {**entry, "skipped": "its condition is empty or false"}
+        if self.settings.auth:
+            self.access_token = PREVIEW_TOKEN
+            self.context.redactor.add(PREVIEW_TOKEN)
+            host = urlsplit(self.render_token_request().url).netloc
+            entry["token"] = f"the stored token, or a new one from {host}"
+        request = self.build_request()
+        files = [
+            {
+                "placeholder": f"#{{{name}}}",
+                "name": stored.name,
+                "mime_type": stored.mime_type,
+                "size": len(stored.read()),
+            }
+            for name in sorted(self.needed_files())
+            for stored in [self.file(name)]
+        ]
+        return {
+            **entry,
+            **summarize_request(request, self.context.redactor),
+            "placeholders": placeholders_in(self.request_templates()),
+            "files": files,
+        }
 
     def resend_allowed(self) -> bool:
         """An unknown outcome may be sent again: the target de-duplicates, or we do not."""

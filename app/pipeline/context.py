@@ -46,6 +46,18 @@ class HookContext:
             )
         return self._files[key]
 
+    def store_documents(self, files: dict[str, tuple[str, bytes, str]]) -> None:
+        """Store files as the annotation's export documents and note them in its metadata.
+
+        ``files`` maps reference keys to (file name, content, content type).
+        """
+        annotation = self.payload.annotation
+        stored = {
+            key: self.rossum.store_export_document(annotation, key, name, content, content_type)
+            for key, (name, content, content_type) in files.items()
+        }
+        self.rossum.add_annotation_metadata(annotation["url"], stored)
+
     def template_values(
         self, files: dict[str, bytes] | None = None, access_token: str | None = None
     ) -> TemplateValues:

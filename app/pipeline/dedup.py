@@ -151,6 +151,7 @@ class DuplicateGuard:
         earlier = HookAnswer(
             [Message(m["type"], m["content"]) for m in record.answer.get("messages", [])],
             list(record.answer.get("operations", [])),
+            outcome="duplicate",
         )
         earlier.messages.append(
             messages.info(f"Already exported at {when(record)}; not sent again.")

@@ -55,6 +55,7 @@ class Reply:
     body: bytes
     elapsed_s: float
     attempts: int = 1
+    attempt_outcomes: list = field(default_factory=list)  # (seconds in, what happened)
 
 
 class Delivery:
@@ -80,11 +81,14 @@ class Delivery:
             )
         except requests.RequestException as exc:
             attempts = f" after {attempt_log.attempts} attempts" if attempt_log.attempts > 1 else ""
+            failure = describe_failure(exc, policy.connect_timeout, policy.read_timeout)
+            attempt_log.record(failure)
             raise TargetError(
-                f"{request.method} {request.host} failed{attempts}: "
-                f"{describe_failure(exc, policy.connect_timeout, policy.read_timeout)}",
+                f"{request.method} {request.host} failed{attempts}: {failure}",
                 unknown_outcome=outcome_unknown(exc),
+                attempt_outcomes=attempt_log.outcomes,
             ) from None
+        attempt_log.record(f"answered {response.status_code}")
         elapsed = time.monotonic() - started
         log.info(
             "%s %s answered %s in %.3f s (%d attempts)",
@@ -101,6 +105,7 @@ class Delivery:
             body=response.content,
             elapsed_s=elapsed,
             attempts=attempt_log.attempts,
+            attempt_outcomes=attempt_log.outcomes,
         )
 
 

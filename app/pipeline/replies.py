@@ -142,11 +142,5 @@ def store_reply(settings: ExportSettings, context: HookContext, reply: Reply) ->
         key = settings.response_payload_reference_key
         file_name, content_type = payload_file(key, reply)
         files[key] = (file_name, redactor.bytes(reply.body), content_type)
-    if not files:
-        return
-    annotation = context.payload.annotation
-    stored = {
-        key: context.rossum.store_export_document(annotation, key, name, content, content_type)
-        for key, (name, content, content_type) in files.items()
-    }
-    context.rossum.add_annotation_metadata(annotation["url"], stored)
+    if files:
+        context.store_documents(files)

@@ -29,7 +29,11 @@ class AttemptLog:
 
     host: str
     attempts: int = 1
-    outcomes: list[str] = field(default_factory=list)
+    outcomes: list[tuple[float, str]] = field(default_factory=list)  # (seconds in, what)
+    started: float = field(default_factory=time.monotonic)
+
+    def record(self, outcome: str) -> None:
+        self.outcomes.append((time.monotonic() - self.started, outcome))
 
 
 class ExportRetry(Retry):
@@ -56,7 +60,7 @@ class ExportRetry(Retry):
         self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
     ):
         outcome = f"answered {response.status}" if response is not None else describe(error)
-        self.attempt_log.outcomes.append(outcome)
+        self.attempt_log.record(outcome)
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         wait = retry.get_retry_after(response) if response is not None else None
         wait = retry.get_backoff_time() if wait is None else wait
