@@ -26,10 +26,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(app.config["LOG_LEVEL"])
     app.extensions["runtime"] = Runtime(app.config)
 
-    from . import admin, hooks
+    from . import admin, cli, hooks
 
     app.register_blueprint(hooks.bp)
     app.register_blueprint(admin.bp)
+    app.teardown_appcontext(hooks.unbind_redaction)
+    app.cli.add_command(cli.preview_command)
+    app.cli.add_command(cli.export_command)
     register_error_handlers(app)
     return app
 
@@ -40,8 +43,9 @@ def configure_logging(level: str) -> None:
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger().setLevel(level.upper())
-    # urllib3 logs every request line, query string included, at DEBUG.
-    logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLogger().level))
+    # urllib3 logs request lines, query strings included, at DEBUG, and each retry at
+    # WARNING; the service logs its own attempts without URLs.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def answer_with_error(content: str, status: int):

@@ -1,6 +1,14 @@
-"""Blueprint: endpoints for operators (SPEC §2)."""
+"""Blueprint: endpoints for the people who run and configure the service (SPEC §2)."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .errors import SettingsError
+from .hooks import checked_payload
+from .metrics import exposition
+from .payload import parse_json_body
+from .pipeline import preview_hook
+from .settings import load_settings
+from .settings_schema import settings_json_schema
 
 bp = Blueprint("admin", __name__)
 
@@ -9,3 +17,42 @@ bp = Blueprint("admin", __name__)
 def healthz():
     """Liveness: answers without touching any other system."""
     return jsonify(status="ok")
+
+
+@bp.post("/validate")
+def validate_settings():
+    """A settings object: 200 when valid, else 422 with every problem and its path."""
+    settings = request.get_json(silent=True)
+    try:
+        load_settings(settings)
+    except SettingsError as error:
+        return jsonify(valid=False, errors=problem_list(error)), 422
+    return jsonify(valid=True)
+
+
+@bp.get("/settings-schema")
+def settings_schema():
+    """The settings' JSON Schema, for Rossum's hook.settings_schema."""
+    return jsonify(settings_json_schema())
+
+
+@bp.post("/preview")
+def preview():
+    """A hook payload: the requests it would send, secrets masked; nothing is sent."""
+    payload, redactor = checked_payload(parse_json_body(request.get_data()))
+    try:
+        previews = preview_hook(payload, current_app.extensions["runtime"], redactor)
+    except SettingsError as error:
+        return jsonify(valid=False, errors=problem_list(error)), 422
+    return jsonify(requests=previews)
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format."""
+    body, content_type = exposition(current_app.config["PROMETHEUS_MULTIPROC_DIR"])
+    return Response(body, content_type=content_type)
+
+
+def problem_list(error: SettingsError) -> list[dict]:
+    return [{"path": problem.path, "message": problem.message} for problem in error.problems]

@@ -29,6 +29,8 @@ class Config:
     STATE_URL: str = "sqlite:///var/state.sqlite3"
     DEDUP_TTL_S: float = 7 * 24 * 3600.0
     DEDUP_WAIT_S: float = 20.0
+    # Operability: metrics shared by gunicorn workers (set by gunicorn.conf.py).
+    PROMETHEUS_MULTIPROC_DIR: str = ""
     # Security (SPEC §7).
     HOOK_SECRET: str = ""
     ALLOWED_ROSSUM_HOSTS: str = "*.rossum.app,*.rossum.ai"

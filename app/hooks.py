@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .messages import HookAnswer
-from .payload import EXPORT_EVENTS, event_of, parse_json_body, parse_payload
+from .payload import EXPORT_EVENTS, HookPayload, event_of, parse_json_body, parse_payload
 from .pipeline import run_hook
 from .redaction import Redactor, bind, unbind
 from .security import check_rossum_urls, verify_signature
@@ -17,15 +17,24 @@ bp = Blueprint("hooks", __name__)
 def hook_call():
     body = read_body()
     verify_signature(body, request.headers, current_app.config["HOOK_SECRET"])
-    data = parse_json_body(body)
+    return jsonify(answer_hook_call(parse_json_body(body)).to_json())
+
+
+def answer_hook_call(data: dict) -> HookAnswer:
+    """Export as a hook call asks (also used by ``flask export``)."""
     if event_of(data) not in EXPORT_EVENTS:
-        return jsonify(HookAnswer().to_json())
+        return HookAnswer()
+    payload, redactor = checked_payload(data)
+    return run_hook(payload, current_app.extensions["runtime"], redactor)
+
+
+def checked_payload(data: dict) -> tuple[HookPayload, Redactor]:
+    """The payload checked (400, 403) with a redactor for its secrets bound to the logs."""
     payload = parse_payload(data)
     redactor = Redactor.for_payload(payload.secrets, payload.rossum_token)
-    g.redaction = bind(redactor)  # unbound when the request is torn down
+    g.redaction = bind(redactor)  # unbound when the request or command is torn down
     check_rossum_urls(payload, current_app.config["ALLOWED_ROSSUM_HOSTS"])
-    answer = run_hook(payload, current_app.extensions["runtime"], redactor)
-    return jsonify(answer.to_json())
+    return payload, redactor
 
 
 def read_body() -> bytes:
@@ -36,8 +45,8 @@ def read_body() -> bytes:
     return body
 
 
-@bp.teardown_app_request
 def unbind_redaction(exc):
+    """Registered as an app-context teardown: after requests and CLI commands alike."""
     token = g.pop("redaction", None)
     if token is not None:
         unbind(token)

@@ -25,7 +25,9 @@ from oauthlib.oauth2 import is_secure_transport as oauthlib_is_secure_transport
 from requests_hardened.ip_filter import InvalidIPAddress
 from requests_oauthlib import OAuth2Session, oauth2_session
 
+from . import metrics
 from .errors import AuthError
+from .http_failures import connection_failure, refused_address
 from .redaction import Redactor
 from .security import harden
 
@@ -99,6 +101,16 @@ class TokenEndpoint:
         self.allow_private_targets = allow_private_targets
 
     def fetch(self, request: TokenRequest) -> AccessToken:
+        """A new token from the endpoint; counted by outcome."""
+        try:
+            token = self.request_token(request)
+        except AuthError:
+            metrics.TOKEN_REQUESTS.labels("error").inc()
+            raise
+        metrics.TOKEN_REQUESTS.labels("success").inc()
+        return token
+
+    def request_token(self, request: TokenRequest) -> AccessToken:
         # Credentials written straight into the settings are masked like secrets.
         for value in (*request.data.values(), *request.headers.values()):
             self.redactor.add(value)
@@ -246,7 +258,6 @@ def dig(document: dict, dotted_path: str):
 
 
 def describe_exception(exc: requests.RequestException) -> str:
-    from .pipeline.delivery import connection_failure, refused_address  # one classification
 
     if isinstance(exc, InvalidIPAddress):
         return refused_address(exc)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from . import metrics
 from .errors import RossumAPIError
 
 log = logging.getLogger(__name__)
@@ -171,10 +172,12 @@ class RossumClient:
                     method, url, headers=headers, timeout=self.timeout, **kwargs
                 )
             except requests.RequestException as exc:
+                metrics.ROSSUM_CALLS.labels("error").inc()
                 reason = type(exc).__name__
                 raise RossumAPIError(
                     f"could not {what}: {method} {host_of(url)} failed ({reason})"
                 ) from None
+            metrics.ROSSUM_CALLS.labels(str(response.status_code)).inc()
             if response.status_code == 429 and attempt < RATE_LIMIT_ATTEMPTS:
                 wait = retry_after_seconds(response, self.retry_after_max)
                 log.warning("Rossum API rate-limited %s %s; waiting %.1f s", method, url, wait)

@@ -14,6 +14,7 @@ from .errors import Problem, SettingsError
 from .validation import (
     HttpMethod,
     JsonTemplate,
+    LegacyBody,
     StrictSchema,
     StringMapping,
     TemplateMapping,
@@ -101,7 +102,7 @@ class RequestSchema(StrictSchema):
             "object/array rendered with the templating operators and sent as JSON"
         )
     )
-    data = fields.Raw(**described("older spelling: a string means content, an object request_data"))
+    data = LegacyBody(**described("older spelling: a string means content, an object request_data"))
     file_key = fields.String(**described("multipart: name of the file part"))
     file_name = fields.String(**described("multipart: file name of the file part"))
     file_content = fields.String(

@@ -66,6 +66,10 @@ class JsonTemplate(fields.Field):
         return value
 
 
+class LegacyBody(fields.Raw):
+    """The hosted extension's ``data``: a string means content, an object request_data."""
+
+
 class HttpMethod(fields.String):
     """An HTTP method name, upper-cased."""
 

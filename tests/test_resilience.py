@@ -58,7 +58,7 @@ def test_retry_mode_survives_a_503_and_a_refused_connection(client, payload_for,
     handler = on_log(
         {
             f"attempt 1 to {host} answered 503": lambda: servers[0].stop(),
-            f"attempt 2 to {host} could not connect": lambda: servers.append(
+            f"attempt 2 to {host} connection refused": lambda: servers.append(
                 ServerThread(last, port=port).start()
             ),
         }

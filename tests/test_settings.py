@@ -61,88 +61,82 @@ def test_export_configs_keep_their_order_and_paths():
 REQUEST = {"url": "https://erp.example.com"}
 
 
-@pytest.mark.parametrize(
-    ("settings", "problems"),
-    [
-        ({}, ["request: is required"]),
-        ({"request": {}}, ["request.url: is required"]),
-        (
-            {"request": {**REQUEST, "methd": "GET"}},
-            ["request.methd: unknown key (did you mean 'method'?)"],
-        ),
-        (
-            {"request": REQUEST, "conditon": "@{x}"},
-            ["conditon: unknown key (did you mean 'condition'?)"],
-        ),
-        ({"request": {"url": 42}}, ["request.url: must be a string"]),
-        (
-            {"request": {**REQUEST, "method": "GET POST"}},
-            ["request.method: 'GET POST' is not an HTTP method"],
-        ),
-        (
-            {"request": {**REQUEST, "headers": ["Content-Type"]}},
-            ["request.headers: must be an object"],
-        ),
-        (
-            {"request": {**REQUEST, "headers": {"X-Count": 3}}},
-            ["request.headers.X-Count: must be a string or a templating operator, not a number"],
-        ),
-        (
-            {"request": {**REQUEST, "content": "a", "file_key": "file"}},
-            [
-                "request.content: a request has one body: content, or file_key/request_data, "
-                "not both"
-            ],
-        ),
-        (
-            {"request": {**REQUEST, "content": "a", "data": "b"}},
-            ["request.data: give content or data, not both"],
-        ),
-        (
-            {"request": {**REQUEST, "data": 5}},
-            ["request.data: must be a string or an object, not a number"],
-        ),
-        (
-            {"request": {**REQUEST, "file_name": "a.csv"}},
-            ["request.file_name: is only used together with file_key"],
-        ),
-        (
-            {"request": {**REQUEST, "file_key": "f", "file_content": "#{file}"}},
-            [
-                "request.file_content: must be one of #{file_content}, #{original_file}, "
-                "not '#{file}'"
-            ],
-        ),
-        ({"request": REQUEST, "mode": "fast"}, ["mode: must be one of wait, retry, not 'fast'"]),
-        ({"request": REQUEST, "deduplicate": "yes"}, ["deduplicate: must be true or false"]),
-        (
-            {"request": REQUEST, "status_code_resolver": {"error": [500, "404"]}},
-            ["status_code_resolver.error[1]: must be an integer"],
-        ),
-        (
-            {"request": REQUEST, "status_code_resolver": {"eror": [500]}},
-            ["status_code_resolver.eror: unknown key (did you mean 'error'?)"],
-        ),
-        (
-            {"request": REQUEST, "auth": {"url": "https://t.example", "method": "PUT"}},
-            ["auth.method: must be one of POST, GET, not 'PUT'"],
-        ),
-        (
-            {"request": REQUEST, "auth": {"url": "https://t.example", "data": {"scope": ["a"]}}},
-            ["auth.data.scope: must be a string, not an array"],
-        ),
-        (
-            {"request": REQUEST, "extract": [{"value_path": "body.id"}]},
-            ["extract[0].target_schema_id: is required"],
-        ),
-        ({"export_configs": []}, ["export_configs: must hold at least one export object"]),
-        (
-            {"export_configs": [{"request": REQUEST}, {"request": {**REQUEST, "method": 1}}]},
-            ["export_configs[1].request.method: must be a string"],
-        ),
-        ({"export_configs": [{"request": REQUEST}], "request": REQUEST}, ["request: unknown key"]),
-    ],
-)
+INVALID_SETTINGS = [
+    ({}, ["request: is required"]),
+    ({"request": {}}, ["request.url: is required"]),
+    (
+        {"request": {**REQUEST, "methd": "GET"}},
+        ["request.methd: unknown key (did you mean 'method'?)"],
+    ),
+    (
+        {"request": REQUEST, "conditon": "@{x}"},
+        ["conditon: unknown key (did you mean 'condition'?)"],
+    ),
+    ({"request": {"url": 42}}, ["request.url: must be a string"]),
+    (
+        {"request": {**REQUEST, "method": "GET POST"}},
+        ["request.method: 'GET POST' is not an HTTP method"],
+    ),
+    (
+        {"request": {**REQUEST, "headers": ["Content-Type"]}},
+        ["request.headers: must be an object"],
+    ),
+    (
+        {"request": {**REQUEST, "headers": {"X-Count": 3}}},
+        ["request.headers.X-Count: must be a string or a templating operator, not a number"],
+    ),
+    (
+        {"request": {**REQUEST, "content": "a", "file_key": "file"}},
+        ["request.content: a request has one body: content, or file_key/request_data, not both"],
+    ),
+    (
+        {"request": {**REQUEST, "content": "a", "data": "b"}},
+        ["request.data: give content or data, not both"],
+    ),
+    (
+        {"request": {**REQUEST, "data": 5}},
+        ["request.data: must be a string or an object, not a number"],
+    ),
+    (
+        {"request": {**REQUEST, "file_name": "a.csv"}},
+        ["request.file_name: is only used together with file_key"],
+    ),
+    (
+        {"request": {**REQUEST, "file_key": "f", "file_content": "#{file}"}},
+        ["request.file_content: must be one of #{file_content}, #{original_file}, not '#{file}'"],
+    ),
+    ({"request": REQUEST, "mode": "fast"}, ["mode: must be one of wait, retry, not 'fast'"]),
+    ({"request": REQUEST, "deduplicate": "yes"}, ["deduplicate: must be true or false"]),
+    (
+        {"request": REQUEST, "status_code_resolver": {"error": [500, "404"]}},
+        ["status_code_resolver.error[1]: must be an integer"],
+    ),
+    (
+        {"request": REQUEST, "status_code_resolver": {"eror": [500]}},
+        ["status_code_resolver.eror: unknown key (did you mean 'error'?)"],
+    ),
+    (
+        {"request": REQUEST, "auth": {"url": "https://t.example", "method": "PUT"}},
+        ["auth.method: must be one of POST, GET, not 'PUT'"],
+    ),
+    (
+        {"request": REQUEST, "auth": {"url": "https://t.example", "data": {"scope": ["a"]}}},
+        ["auth.data.scope: must be a string, not an array"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{"value_path": "body.id"}]},
+        ["extract[0].target_schema_id: is required"],
+    ),
+    ({"export_configs": []}, ["export_configs: must hold at least one export object"]),
+    (
+        {"export_configs": [{"request": REQUEST}, {"request": {**REQUEST, "method": 1}}]},
+        ["export_configs[1].request.method: must be a string"],
+    ),
+    ({"export_configs": [{"request": REQUEST}], "request": REQUEST}, ["request: unknown key"]),
+]
+
+
+@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS)
 def test_invalid_settings_are_named_by_path(settings, problems):
     with pytest.raises(SettingsError) as raised:
         load_settings(settings)

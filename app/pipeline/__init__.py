@@ -4,9 +4,11 @@ It never imports Flask, so it runs the same in a web worker, a background job or
 the command line.
 """
 
+import json
 import logging
+import time
 
-from .. import messages
+from .. import messages, metrics
 from ..errors import ExportError, PayloadError, Problem, SettingsError
 from ..messages import HookAnswer, Message
 from ..payload import HookPayload
@@ -55,6 +57,22 @@ def run_exports(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> H
     except SettingsError as error:
         answer.messages.append(messages.error(error.describe()))
         return answer
+    context = hook_context(payload, runtime, redactor, exports)
+    exporters = [exporter_class_for(export.request)(export, context, runtime) for export in exports]
+    for exporter in exporters:
+        require_document(payload, exporter, exporter.settings)
+    for index, exporter in enumerate(exporters):
+        outcome = run_export(exporter, index)
+        label = f"{exporter.settings.path}: " if exporter.settings.path else ""
+        answer.messages.extend(Message(m.type, label + m.content) for m in outcome.messages)
+        answer.operations.extend(outcome.operations)
+        if outcome.failed:
+            break
+    return answer
+
+
+def hook_context(payload, runtime: Runtime, redactor: Redactor, exports) -> HookContext:
+    """One hook call's shared data, with a token keeper when an export uses auth."""
     context = HookContext(payload, runtime.rossum_client(payload), redactor)
     auth_objects = {export.auth.canonical_json for export in exports if export.auth}
     if auth_objects:
@@ -67,24 +85,62 @@ def run_exports(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> H
                 payload.hook_url, secrets
             ),
         )
-    exporters = [(export, exporter_class_for(export.request)) for export in exports]
-    for export, exporter_class in exporters:
-        require_document(payload, exporter_class(export, context, runtime), export)
-    for export, exporter_class in exporters:
-        label = f"{export.path}: " if export.path else ""
-        try:
-            outcome = exporter_class(export, context, runtime).export()
-        except ExportError as error:
-            log.info("%sexport failed at step %s: %s", label, error.step, error)
-            answer.messages.append(messages.error(f"{label}Export failed ({error.step}): {error}"))
-            break
-        answer.messages.extend(
-            messages.Message(m.type, label + m.content) for m in outcome.messages
+    return context
+
+
+def run_export(exporter: Exporter, index: int) -> HookAnswer:
+    """One export object; its failure becomes an error message naming the step. Measured."""
+    started = time.monotonic()
+    try:
+        outcome = exporter.export()
+    except ExportError as error:
+        outcome = HookAnswer([messages.error(f"Export failed ({error.step}): {error}")])
+        exporter.summary["failed_step"] = error.step
+    duration = time.monotonic() - started
+    metrics.EXPORTS.labels(outcome.outcome_label()).inc()
+    metrics.DURATION.observe(duration)
+    payload = exporter.context.payload
+    log.info(
+        json.dumps(
+            {
+                "event": "export",
+                "request_id": payload.request_id,
+                "hook_id": payload.hook_url.rstrip("/").rsplit("/", 1)[-1],
+                "annotation_id": payload.annotation_id,
+                "export_index": index,
+                "target": None,
+                "status": None,
+                "attempts": 0,
+                **exporter.summary,
+                "duration_ms": round(duration * 1000),
+                "outcome": outcome.outcome_label(),
+            }
         )
-        answer.operations.extend(outcome.operations)
-        if outcome.failed:
-            break
-    return answer
+    )
+    return outcome
+
+
+def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> list[dict]:
+    """What each export object would send; nothing is sent, no token fetched, nothing stored.
+
+    Invalid settings raise SettingsError; a step that fails is reported in its entry.
+    """
+    exports = load_settings(payload.settings)
+    context = hook_context(payload, runtime, redactor, exports)
+    previews = []
+    for export in exports:
+        exporter = exporter_class_for(export.request)(export, context, runtime)
+        try:
+            previews.append(exporter.preview())
+        except ExportError as error:
+            previews.append(
+                {
+                    "path": export.path,
+                    "exporter": type(exporter).__name__,
+                    "error": redactor.text(f"{error.step}: {error}"),
+                }
+            )
+    return previews
 
 
 def require_document(payload: HookPayload, exporter: Exporter, export: ExportSettings) -> None:

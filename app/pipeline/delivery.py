@@ -5,25 +5,16 @@ have one home. Library errors become :class:`TargetError`
 here, described by host and cause only: a URL may carry secrets in its query.
 """
 
-import errno
-import http.client
 import logging
-import socket
-import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
-from requests_hardened.ip_filter import InvalidIPAddress
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
 
+from .. import metrics
 from ..errors import TargetError
+from ..http_failures import describe_failure, outcome_unknown
 from .retries import AttemptLog, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -82,13 +73,17 @@ class Delivery:
         except requests.RequestException as exc:
             attempts = f" after {attempt_log.attempts} attempts" if attempt_log.attempts > 1 else ""
             failure = describe_failure(exc, policy.connect_timeout, policy.read_timeout)
-            attempt_log.record(failure)
+            attempt_log.record(
+                failure, replaces_last=len(attempt_log.outcomes) >= attempt_log.attempts
+            )
+            metrics.TARGET_REPLIES.labels("error").inc()
             raise TargetError(
                 f"{request.method} {request.host} failed{attempts}: {failure}",
                 unknown_outcome=outcome_unknown(exc),
                 attempt_outcomes=attempt_log.outcomes,
             ) from None
         attempt_log.record(f"answered {response.status_code}")
+        metrics.TARGET_REPLIES.labels(metrics.status_class(response.status_code)).inc()
         elapsed = time.monotonic() - started
         log.info(
             "%s %s answered %s in %.3f s (%d attempts)",
@@ -107,76 +102,3 @@ class Delivery:
             attempts=attempt_log.attempts,
             attempt_outcomes=attempt_log.outcomes,
         )
-
-
-def outcome_unknown(exc: requests.RequestException) -> bool:
-    """Whether the request may have reached the target: it went out, no answer came back."""
-    if isinstance(exc, requests.ReadTimeout):
-        return True
-    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ConnectTimeout):
-        return False
-    causes = list(exception_chain(exc))
-    if any(
-        isinstance(c, (NewConnectionError, ConnectTimeoutError, InvalidIPAddress)) for c in causes
-    ):
-        return False
-    return any(isinstance(c, (ProtocolError, ReadTimeoutError)) for c in causes)
-
-
-def exception_chain(exc: BaseException):
-    """An exception and everything it wraps: causes, contexts, urllib3 reasons, arguments."""
-    seen, pending = set(), [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        pending += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
-
-
-def describe_failure(exc: requests.RequestException, connect_timeout, read_timeout) -> str:
-    """What went wrong, in words an admin can act on, without the URL."""
-    if isinstance(exc, InvalidIPAddress):
-        return refused_address(exc)
-    if isinstance(exc, requests.ConnectTimeout):
-        return f"could not connect within {connect_timeout:g} s"
-    if isinstance(exc, requests.ReadTimeout):
-        return (
-            f"no answer within {read_timeout:g} s after the request was sent; "
-            "the target may already hold the export"
-        )
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error (check the target's certificate)"
-    if isinstance(exc, requests.ConnectionError):
-        return connection_failure(exc)
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return "the URL is not valid"
-    return type(exc).__name__
-
-
-def refused_address(exc: InvalidIPAddress) -> str:
-    return (
-        f"refused: it resolves to {exc.args[0]}, which is not a public address "
-        "(ALLOW_PRIVATE_TARGETS is off); nothing was sent"
-    )
-
-
-def connection_failure(exc: BaseException) -> str:
-    """Name the socket-level cause found in an exception's chain."""
-    for cause in exception_chain(exc):
-        if isinstance(cause, socket.gaierror):
-            return "the host name could not be resolved"
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, ssl.SSLError):
-            return "TLS error (check the target's certificate)"
-        if isinstance(cause, OSError) and cause.errno == errno.ENETUNREACH:
-            return "network unreachable"
-    for cause in exception_chain(exc):
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset by the target"
-        if isinstance(cause, (ProtocolError, http.client.RemoteDisconnected)):
-            return "the target closed the connection without answering"
-    return "connection failed"

@@ -13,8 +13,15 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
+
+from ..http_failures import connection_failure
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +39,10 @@ class AttemptLog:
     outcomes: list[tuple[float, str]] = field(default_factory=list)  # (seconds in, what)
     started: float = field(default_factory=time.monotonic)
 
-    def record(self, outcome: str) -> None:
+    def record(self, outcome: str, replaces_last: bool = False) -> None:
+        """Note an attempt's outcome (``replaces_last``: a better word for the same one)."""
+        if replaces_last and self.outcomes:
+            self.outcomes.pop()
         self.outcomes.append((time.monotonic() - self.started, outcome))
 
 
@@ -89,14 +99,12 @@ class ExportRetry(Retry):
 
 
 def describe(error) -> str:
-    name = type(error).__name__ if error is not None else "failed"
-    return {
-        "NewConnectionError": "could not connect",
-        "NameResolutionError": "could not resolve the host",
-        "ConnectTimeoutError": "timed out connecting",
-        "ReadTimeoutError": "gave no answer in time",
-        "ProtocolError": "closed the connection without answering",
-    }.get(name, name)
+    """One attempt's failure, for the log and the transcript."""
+    if isinstance(error, ReadTimeoutError):
+        return "gave no answer in time"
+    if isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):
+        return "timed out connecting"
+    return connection_failure(error) if error is not None else "failed"
 
 
 @dataclass(frozen=True)
