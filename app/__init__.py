@@ -4,9 +4,11 @@ import logging
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config
 from .errors import PayloadError, RefusedCall
+from .jobs import CRASHED, ExportCrashed, JobService
 from .messages import HookAnswer, error
 from .pipeline.runtime import Runtime
 from .redaction import install_log_redaction
@@ -24,7 +26,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     # limit is still seen to be too large (app.hooks.read_body).
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_PAYLOAD_BYTES"] + 1
     configure_logging(app.config["LOG_LEVEL"])
-    app.extensions["runtime"] = Runtime(app.config)
+    app.extensions["runtime"] = runtime = Runtime(app.config)
+    app.extensions["jobs"] = JobService(runtime)
+    if app.config["TRUST_PROXY"]:  # behind a PaaS router: its X-Forwarded-* make our URLs
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     from . import admin, cli, hooks
 
@@ -72,6 +77,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return answer_with_error(f"{exc.code} {exc.name}: {exc.description}", exc.code or 500)
+
+    @app.errorhandler(ExportCrashed)
+    def crashed(exc: ExportCrashed):  # its traceback was logged where it happened
+        return answer_with_error(CRASHED.messages[0].content, 500)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -13,9 +13,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .errors import InputError, RefusedCall
-from .hooks import answer_hook_call, checked_payload
+from .hooks import checked_payload
 from .payload import parse_json_body
-from .pipeline import preview_hook
+from .pipeline import preview_hook, run_hook
 
 
 def read_payload(path: str) -> dict:
@@ -45,7 +45,8 @@ def preview_command(payload_file: str) -> None:
 def export_command(payload_file: str) -> None:
     """Run the export of a saved hook payload and print the hook answer."""
     try:
-        answer = answer_hook_call(read_payload(payload_file))
+        payload, redactor = checked_payload(read_payload(payload_file))
+        answer = run_hook(payload, current_app.extensions["runtime"], redactor)
     except (InputError, RefusedCall) as error:
         click.echo(str(error), err=True)
         sys.exit(1)

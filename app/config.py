@@ -28,7 +28,13 @@ class Config:
     # Duplicate protection (SPEC §9).
     STATE_URL: str = "sqlite:///var/state.sqlite3"
     DEDUP_TTL_S: float = 7 * 24 * 3600.0
-    DEDUP_WAIT_S: float = 20.0
+    DEDUP_WAIT_S: float = 120.0
+    # Asynchronous answers (SPEC §9).
+    SYNC_WAIT_S: float = 20.0
+    JOB_TTL_S: float = 3600.0
+    JOB_THREADS: int = 8
+    PUBLIC_URL: str = ""
+    TRUST_PROXY: bool = False
     # Operability: metrics shared by gunicorn workers (set by gunicorn.conf.py).
     PROMETHEUS_MULTIPROC_DIR: str = ""
     # Security (SPEC §7).

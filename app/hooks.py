@@ -1,11 +1,11 @@
 """Blueprint: the Rossum hook endpoints ``POST /`` and ``POST /export`` (SPEC §2, §3)."""
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .jobs import Accepted
 from .messages import HookAnswer
 from .payload import EXPORT_EVENTS, HookPayload, event_of, parse_json_body, parse_payload
-from .pipeline import run_hook
 from .redaction import Redactor, bind, unbind
 from .security import check_rossum_urls, verify_signature
 
@@ -17,15 +17,22 @@ bp = Blueprint("hooks", __name__)
 def hook_call():
     body = read_body()
     verify_signature(body, request.headers, current_app.config["HOOK_SECRET"])
-    return jsonify(answer_hook_call(parse_json_body(body)).to_json())
-
-
-def answer_hook_call(data: dict) -> HookAnswer:
-    """Export as a hook call asks (also used by ``flask export``)."""
+    data = parse_json_body(body)
     if event_of(data) not in EXPORT_EVENTS:
-        return HookAnswer()
+        return jsonify(HookAnswer().to_json())
     payload, redactor = checked_payload(data)
-    return run_hook(payload, current_app.extensions["runtime"], redactor)
+    answer = current_app.extensions["jobs"].answer(payload, redactor)
+    if isinstance(answer, Accepted):  # still running after SYNC_WAIT_S: Rossum polls the job
+        return jsonify(HookAnswer().to_json()), 202, {"Location": job_url(answer.job_id)}
+    return jsonify(answer.to_json())
+
+
+def job_url(job_id: str) -> str:
+    """The absolute URL of a job, as Rossum must reach it (PUBLIC_URL, or the request's)."""
+    public_url = current_app.config["PUBLIC_URL"]
+    if public_url:
+        return f"{public_url.rstrip('/')}/jobs/{job_id}"
+    return url_for("admin.job", job_id=job_id, _external=True)
 
 
 def checked_payload(data: dict) -> tuple[HookPayload, Redactor]:

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -50,6 +51,8 @@ class RossumClient:
         self.token = token
         self.timeout = timeout
         self.retry_after_max = retry_after_max
+        # Set when the hook call may have been answered 202 before this export ends.
+        self.answered_late: Callable[[], bool] = lambda: False
 
     def api_url(self, path: str) -> str:
         return f"{self.base_url}/api/v1/{path.lstrip('/')}"
@@ -185,9 +188,15 @@ class RossumClient:
                 continue
             if response.ok:
                 return response
+            hint = ""
+            if response.status_code == 401 and self.answered_late():
+                hint = (
+                    " (the hook call was answered 202 and Rossum's token expired: raise the "
+                    "hook's token_lifetime_s, up to 7200 s)"
+                )
             raise RossumAPIError(
                 f"could not {what}: {method} {path_of(url)} answered {response.status_code}"
-                f"{detail_of(response)}"
+                f"{detail_of(response)}{hint}"
             )
         raise AssertionError("unreachable")  # the loop always returns or raises
 

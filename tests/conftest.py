@@ -1,8 +1,11 @@
+import os
+
 import pytest
 import requests
 
 from app import create_app
 from tests.builders import ANNOTATION_ID, ORIGINAL_DOCUMENT_ID, annotation_content, build_payload
+from tests.processes import Processes
 from tests.servers import FakeRossum, ServerThread, Target
 
 ROSSUM_TOKEN = "1024873d424a007d8eebff7b3684d283abdf7d0d"
@@ -110,3 +113,23 @@ def post_hook(live_app):
         return response.status_code, response.json()
 
     return post
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Start the service's processes (gunicorn, RQ workers, Redis); all stopped afterwards."""
+    started = Processes(tmp_path)
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+def redis_url(processes):
+    """A real redis-server of the test's own. Skipped, saying why, only where none can be
+    started and REQUIRE_REDIS is not set (CI sets it: there these tests must run)."""
+    try:
+        return processes.redis_server()
+    except (FileNotFoundError, RuntimeError) as error:
+        if os.environ.get("REQUIRE_REDIS"):
+            raise
+        pytest.skip(f"no Redis for this test: {error} (install redis-server to run it)")

@@ -4,7 +4,7 @@ import pytest
 
 from app import create_app
 from app.config import Config
-from tests.builders import build_payload
+from tests.builders import build_payload, simple_settings
 
 
 def test_factory_applies_test_config_over_the_environment(monkeypatch):
@@ -128,14 +128,14 @@ def test_invalid_settings_answer_200_with_one_error_listing_every_problem(client
 
 
 def test_an_unexpected_bug_is_500_with_a_generic_message_and_a_logged_traceback(
-    client, monkeypatch, caplog
+    client, payload_for, monkeypatch, caplog
 ):
-    def broken(*args):
+    def broken(prepared):
         raise RuntimeError("boom s3cr3t-value")
 
-    monkeypatch.setattr("app.hooks.run_hook", broken)
+    monkeypatch.setattr("app.jobs.run_prepared", broken)
 
-    response = client.post("/", json=build_payload())
+    response = client.post("/", json=payload_for(simple_settings("https://erp.example.com")))
 
     assert response.status_code == 500
     assert response.json == error_answer(

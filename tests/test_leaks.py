@@ -112,10 +112,11 @@ def test_a_token_endpoint_echoing_credentials_leaks_nothing(
 
 
 def test_an_unexpected_error_logs_its_traceback_redacted(client, payload_for, monkeypatch, caplog):
-    def broken(payload, runtime, redactor):
+    def broken(prepared):
+        payload = prepared.payload
         raise RuntimeError(f"boom {payload.secrets['client_secret']} {payload.rossum_token}")
 
-    monkeypatch.setattr("app.hooks.run_hook", broken)
+    monkeypatch.setattr("app.jobs.run_prepared", broken)
 
     response = client.post("/", json=payload_for(simple_settings("https://erp.example.com")))
 

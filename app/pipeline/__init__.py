@@ -7,6 +7,7 @@ the command line.
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 
 from .. import messages, metrics
 from ..errors import ExportError, PayloadError, Problem, SettingsError
@@ -41,33 +42,67 @@ def exporter_class_for(request: RequestSettings) -> type[Exporter]:
 
 
 def run_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> HookAnswer:
-    """Run every export object of the settings, in order, stopping at the first failure.
+    """Run every export object of the settings, in order, stopping at the first failure."""
+    return run_prepared(prepare_hook(payload, runtime, redactor))
 
-    No message leaves with a secret value in it: ``redactor`` masks them all.
+
+@dataclass
+class PreparedHook:
+    """A hook call with all it needs from Rossum fetched: it can be sent later, elsewhere."""
+
+    payload: HookPayload
+    redactor: Redactor
+    context: HookContext | None = None
+    exporters: list[Exporter] = field(default_factory=list)
+    answer: HookAnswer | None = None  # already settled (invalid settings): nothing to send
+
+
+def prepare_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> PreparedHook:
+    """Check the settings and fetch the content and files every export will use.
+
+    Rossum's payload token may expire once the call is answered, so this is done
+    before an asynchronous answer. A fetch that fails is raised when its export runs.
     """
-    answer = run_exports(payload, runtime, redactor)
-    answer.messages = [Message(m.type, redactor.text(m.content)) for m in answer.messages]
-    return answer
-
-
-def run_exports(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> HookAnswer:
-    answer = HookAnswer()
     try:
         exports = load_settings(payload.settings)
     except SettingsError as error:
-        answer.messages.append(messages.error(error.describe()))
-        return answer
+        return PreparedHook(
+            payload, redactor, answer=HookAnswer([messages.error(error.describe())])
+        )
     context = hook_context(payload, runtime, redactor, exports)
     exporters = [exporter_class_for(export.request)(export, context, runtime) for export in exports]
     for exporter in exporters:
         require_document(payload, exporter, exporter.settings)
-    for index, exporter in enumerate(exporters):
+    for exporter in exporters:
+        exporter.prefetch()
+    return PreparedHook(payload, redactor, context, exporters)
+
+
+def restore_prepared(
+    payload: HookPayload, runtime: Runtime, redactor: Redactor, fetched: dict, decode
+) -> PreparedHook:
+    """A hook call prepared by another process (see :meth:`HookContext.fetched`)."""
+    exports = load_settings(payload.settings)  # valid: it was checked when prepared
+    context = hook_context(payload, runtime, redactor, exports)
+    context.restore(fetched, decode)
+    exporters = [exporter_class_for(export.request)(export, context, runtime) for export in exports]
+    for exporter in exporters:
+        exporter.prefetch()  # from what was restored; fails the same way it failed there
+    return PreparedHook(payload, redactor, context, exporters)
+
+
+def run_prepared(prepared: PreparedHook) -> HookAnswer:
+    """Send the exports in order, stopping at the first failure; no message holds a secret."""
+    answer = prepared.answer or HookAnswer()
+    for index, exporter in enumerate(prepared.exporters):
         outcome = run_export(exporter, index)
         label = f"{exporter.settings.path}: " if exporter.settings.path else ""
         answer.messages.extend(Message(m.type, label + m.content) for m in outcome.messages)
         answer.operations.extend(outcome.operations)
         if outcome.failed:
             break
+    redactor = prepared.redactor
+    answer.messages = [Message(m.type, redactor.text(m.content)) for m in answer.messages]
     return answer
 
 

@@ -63,6 +63,7 @@ class Exporter(ABC):
         self.runtime = runtime
         self.delivery = runtime.delivery()
         self.access_token: str | None = None
+        self.prefetch_error: ExportError | None = None
         self.transcript = Transcript(context.redactor)
         self.summary: dict = {"exporter": type(self).__name__}  # for the export's log line
 
@@ -79,9 +80,20 @@ class Exporter(ABC):
     def build_body(self, values: TemplateValues) -> Body:
         """The request body, rendered with ``values``."""
 
+    def prefetch(self) -> None:
+        """Fetch now what this export will need from Rossum; a failure is kept for export()."""
+        try:
+            if self.condition_holds():
+                for name in self.needed_files():
+                    self.file(name).read()
+        except ExportError as error:
+            self.prefetch_error = error
+
     def export(self) -> HookAnswer:
         """Run the export; an ExportError says which step failed. Keeps a transcript."""
         try:
+            if self.prefetch_error:
+                raise self.prefetch_error
             outcome = self.run_steps()
         except ExportError as failure:
             self.transcript.note("failure", f"{failure.step}: {failure}")

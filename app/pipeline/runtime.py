@@ -73,13 +73,15 @@ class Runtime:
     def state_store(self) -> StateStore:
         return open_store(self.config["STATE_URL"])
 
-    def duplicate_guard(self) -> DuplicateGuard:
+    def longest_export_s(self) -> float:
+        """Longer than any export can take: a claim or job older than this was abandoned."""
         config = self.config
-        # An in-flight claim older than the longest possible send was abandoned.
-        longest_send = max(config["TARGET_READ_TIMEOUT_S"], config["RETRY_BUDGET_S"]) * 2
+        return max(config["TARGET_READ_TIMEOUT_S"], config["RETRY_BUDGET_S"]) * 2 + 60
+
+    def duplicate_guard(self) -> DuplicateGuard:
         return DuplicateGuard(
             self.state_store,
-            ttl_s=config["DEDUP_TTL_S"],
-            wait_s=config["DEDUP_WAIT_S"],
-            lease_s=longest_send + 60,
+            ttl_s=self.config["DEDUP_TTL_S"],
+            wait_s=self.config["DEDUP_WAIT_S"],
+            lease_s=self.longest_export_s(),
         )

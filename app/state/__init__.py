@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from .base import DELIVERED, IN_FLIGHT, UNKNOWN, Claim, ExportRecord, StateStore
+from .base import DELIVERED, IN_FLIGHT, UNKNOWN, Claim, ExportRecord, JobRecord, StateStore
 from .sqlite import SQLiteStateStore
 
 __all__ = [
@@ -11,14 +11,19 @@ __all__ = [
     "UNKNOWN",
     "Claim",
     "ExportRecord",
+    "JobRecord",
     "StateStore",
     "open_store",
 ]
 
 
 def open_store(url: str) -> StateStore:
-    """``sqlite:///relative/path`` or ``sqlite:////absolute/path``."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
+    """``sqlite:///relative/path``, ``sqlite:////absolute/path`` or ``redis://host:port/db``."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
         return SQLiteStateStore(url.removeprefix("sqlite:///"))
-    raise ValueError(f"STATE_URL {url!r}: only sqlite:/// URLs are supported")
+    if scheme in ("redis", "rediss", "unix"):
+        from .redis import RedisStateStore  # imported only by deployments that use it
+
+        return RedisStateStore(url)
+    raise ValueError(f"STATE_URL {url!r}: use a sqlite:/// or a redis:// URL")

@@ -20,6 +20,16 @@ class ExportRecord:
 
 
 @dataclass(frozen=True)
+class JobRecord:
+    """An export answered asynchronously (202): running until its answer is stored."""
+
+    done: bool
+    answer: dict  # messages and operations only
+    answered_late: bool  # the hook call was answered 202 before the export finished
+    lease_until: float  # a running job past this lost its worker
+
+
+@dataclass(frozen=True)
 class Claim:
     """The result of :meth:`StateStore.claim`: ours to send, or someone else's record."""
 
@@ -53,3 +63,27 @@ class StateStore(ABC):
     @abstractmethod
     def get(self, key: str) -> ExportRecord | None:
         """The live record of ``key``, if any."""
+
+    @abstractmethod
+    def create_job(self, job_id: str, lease_s: float, ttl_s: float) -> None:
+        """A running job, which expires after ``ttl_s``."""
+
+    @abstractmethod
+    def mark_job_late(self, job_id: str) -> None:
+        """Note that the hook call was answered 202 (Rossum's token may expire now)."""
+
+    @abstractmethod
+    def finish_job(self, job_id: str, answer: dict, ttl_s: float) -> None:
+        """Store a job's answer for the polls."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> JobRecord | None:
+        """The job, unless unknown or expired."""
+
+    @abstractmethod
+    def put_job_input(self, job_id: str, data: bytes, ttl_s: float) -> None:
+        """Hand a background worker what it needs to run the job."""
+
+    @abstractmethod
+    def take_job_input(self, job_id: str) -> bytes | None:
+        """Read and delete a job's input: it is kept only as long as the job needs it."""

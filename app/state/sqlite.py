@@ -6,9 +6,17 @@ import threading
 import time
 from pathlib import Path
 
-from .base import IN_FLIGHT, Claim, ExportRecord, StateStore
+from .base import IN_FLIGHT, Claim, ExportRecord, JobRecord, StateStore
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    done INTEGER NOT NULL,
+    answered_late INTEGER NOT NULL,
+    lease_until REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    answer TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS exports (
     key TEXT PRIMARY KEY,
     state TEXT NOT NULL,
@@ -29,8 +37,7 @@ class SQLiteStateStore(StateStore):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self.transaction() as db:
-            db.execute(SCHEMA)
+        self.connection().executescript(SCHEMA)
 
     def connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -69,6 +76,48 @@ class SQLiteStateStore(StateStore):
 
     def get(self, key: str) -> ExportRecord | None:
         return self._read(self.connection(), key, time.time())
+
+    def create_job(self, job_id: str, lease_s: float, ttl_s: float) -> None:
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("DELETE FROM jobs WHERE expires_at <= ?", (now,))
+            db.execute(
+                "INSERT INTO jobs (id, done, answered_late, lease_until, expires_at, answer) "
+                "VALUES (?, 0, 0, ?, ?, '{}')",
+                (job_id, now + lease_s, now + ttl_s),
+            )
+
+    def mark_job_late(self, job_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE jobs SET answered_late = 1 WHERE id = ?", (job_id,))
+
+    def finish_job(self, job_id: str, answer: dict, ttl_s: float) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE jobs SET done = 1, answer = ?, expires_at = ? WHERE id = ?",
+                (json.dumps(answer), time.time() + ttl_s, job_id),
+            )
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        row = (
+            self.connection()
+            .execute(
+                "SELECT done, answer, answered_late, lease_until FROM jobs "
+                "WHERE id = ? AND expires_at > ?",
+                (job_id, time.time()),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        done, answer, answered_late, lease_until = row
+        return JobRecord(bool(done), json.loads(answer), bool(answered_late), lease_until)
+
+    def put_job_input(self, job_id: str, data: bytes, ttl_s: float) -> None:
+        raise NotImplementedError("the embedded store runs jobs in the process that has them")
+
+    def take_job_input(self, job_id: str) -> bytes | None:
+        raise NotImplementedError("the embedded store runs jobs in the process that has them")
 
     @staticmethod
     def _read(db, key: str, now: float) -> ExportRecord | None:

@@ -1,0 +1,124 @@
+"""The service's own processes for tests: gunicorn instances and RQ workers on free ports."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            requests.get(f"{url}/healthz", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{url} did not start: {process.stderr.read().decode()[-2000:]}")
+
+
+class Processes:
+    """Starts processes and stops every one of them at the end of the test."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.running: list[subprocess.Popen] = []
+
+    def env(self, **overrides) -> dict:
+        return {**os.environ, **{k: str(v) for k, v in overrides.items()}}
+
+    def gunicorn(self, **env) -> str:
+        """A gunicorn instance of the service; returns its base URL."""
+        port = free_port()
+        metrics = self.tmp_path / f"metrics-{port}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+            cwd=PROJECT,
+            env=self.env(PORT=port, PROMETHEUS_MULTIPROC_DIR=metrics, **env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.running.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process)
+        return url
+
+    def rq_worker(self, redis_url: str, **env) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rq.cli",
+                "worker",
+                "--url",
+                redis_url,
+                "--worker-class",
+                "rq.SimpleWorker",
+                "rest-api-export",
+            ],
+            cwd=PROJECT,
+            env=self.env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.running.append(process)
+        return process
+
+    def redis_server(self) -> str:
+        """A private redis-server on a free port; returns its URL."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError("redis-server is not installed")
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.running.append(process)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return f"redis://127.0.0.1:{port}/0"
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop_all(self) -> None:
+        for process in reversed(self.running):
+            process.terminate()
+        for process in self.running:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
