@@ -1,10 +1,13 @@
 """The Rossum API client: annotation content, export files, original documents (SPEC §3, §5)."""
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from tempfile import SpooledTemporaryFile
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import requests
@@ -15,24 +18,63 @@ from .errors import RossumAPIError
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_ATTEMPTS = 3
+SPOOL_IN_MEMORY = 1024 * 1024  # larger files are spooled to a temporary file
+DOWNLOAD_CHUNK = 64 * 1024
 DETAIL_LENGTH = 300
 
 
 @dataclass
 class StoredFile:
-    """A document stored in Rossum: its name, MIME type, and its bytes read on demand."""
+    """A document stored in Rossum: its name, MIME type, and its bytes fetched once.
+
+    The bytes are streamed into a spool (memory up to ``SPOOL_IN_MEMORY``, then a
+    temporary file) and digested on the way, so a large original PDF never sits in
+    memory whole and the file's identity needs no second read.
+    """
 
     name: str
     mime_type: str
     content_url: str
     client: "RossumClient" = field(repr=False)
-    _content: bytes | None = field(default=None, repr=False)
+    _spool: BinaryIO | None = field(default=None, repr=False)
+    size: int = 0
+    sha256: str = ""
+
+    @classmethod
+    def from_bytes(cls, name, mime_type, content_url, client, content: bytes) -> "StoredFile":
+        stored = cls(name, mime_type, content_url, client)
+        stored.fill([content])
+        return stored
+
+    def fetch(self) -> None:
+        if self._spool is None:
+            self.fill(self.client.stream_bytes(self.content_url, f"download {self.name!r}"))
+
+    def fill(self, chunks) -> None:
+        # Lives as long as this object (one hook call); closed when it is collected.
+        spool = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        digest, size = hashlib.sha256(), 0
+        for chunk in chunks:
+            spool.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        self._spool, self.size, self.sha256 = spool, size, digest.hexdigest()
+
+    def open(self) -> BinaryIO:
+        """The bytes as a file, from the start (one handle: one reader at a time)."""
+        self.fetch()
+        self._spool.seek(0)
+        return self._spool
 
     def read(self) -> bytes:
-        """The file's bytes, fetched from Rossum once."""
-        if self._content is None:
-            self._content = self.client.get_bytes(self.content_url, f"download {self.name!r}")
-        return self._content
+        """All the bytes, in memory (for text templates that embed the file)."""
+        return self.open().read()
+
+    @property
+    def identity(self) -> str:
+        """Which document, with which content: for duplicate protection."""
+        self.fetch()
+        return f"{self.content_url}#sha256={self.sha256}"
 
 
 class RossumClient:
@@ -161,8 +203,17 @@ class RossumClient:
     def get_json(self, url: str, what: str, params: dict | None = None):
         return json_of(self.call("GET", url, what, params=params), what)
 
-    def get_bytes(self, url: str, what: str) -> bytes:
-        return self.call("GET", url, what).content
+    def stream_bytes(self, url: str, what: str) -> Iterator[bytes]:
+        """A response body in chunks, never whole in memory."""
+        response = self.call("GET", url, what, stream=True)
+        with response:
+            try:
+                yield from response.iter_content(DOWNLOAD_CHUNK)
+            except requests.RequestException as exc:
+                raise RossumAPIError(
+                    f"could not {what}: the download from {host_of(url)} broke off "
+                    f"({type(exc).__name__})"
+                ) from None
 
     def call(self, method: str, url: str, what: str, **kwargs) -> requests.Response:
         """One API call; a 429 is retried after its Retry-After (bounded), any error raised."""

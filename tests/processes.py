@@ -30,7 +30,7 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> N
         except requests.ConnectionError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f"{url} did not start: {process.stderr.read().decode()[-2000:]}")
+    raise RuntimeError(f"{url} did not start (its log is in the test's tmp_path)")
 
 
 class Processes:
@@ -52,7 +52,7 @@ class Processes:
             cwd=PROJECT,
             env=self.env(PORT=port, PROMETHEUS_MULTIPROC_DIR=metrics, **env),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=open(self.tmp_path / f"gunicorn-{port}.log", "wb"),  # noqa: SIM115
         )
         self.running.append(process)
         url = f"http://127.0.0.1:{port}"
@@ -75,7 +75,7 @@ class Processes:
             cwd=PROJECT,
             env=self.env(**env),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=open(self.tmp_path / "rq-worker.log", "wb"),  # noqa: SIM115
         )
         self.running.append(process)
         return process

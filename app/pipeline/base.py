@@ -13,7 +13,7 @@ from ..messages import HookAnswer
 from ..oauth import TokenRequest
 from ..settings import ExportSettings, RequestSettings
 from ..templating import TemplateValues, file_placeholders, render_text
-from .context import HookContext
+from .context import FileBytes, HookContext
 from .dedup import idempotency_key, with_key
 from .delivery import OutgoingRequest, Reply
 from .extract import check_extract_targets
@@ -45,6 +45,7 @@ class Body:
     files: list | None = None
     content_type: str | None = None  # sent when the user set no Content-Type
     replaces_content_type: bool = False  # the user's Content-Type is dropped (multipart)
+    identity: str | None = None  # stands for streamed files in the idempotency key
 
 
 class Exporter(ABC):
@@ -85,7 +86,7 @@ class Exporter(ABC):
         try:
             if self.condition_holds():
                 for name in self.needed_files():
-                    self.file(name).read()
+                    self.file(name).fetch()
         except ExportError as error:
             self.prefetch_error = error
 
@@ -235,7 +236,7 @@ class Exporter(ABC):
         return self.context.file(name, self.settings.export_reference_key)
 
     def build_request(self) -> OutgoingRequest:
-        files = {name: self.file(name).read() for name in sorted(self.needed_files())}
+        files = FileBytes({name: self.file(name) for name in sorted(self.needed_files())})
         values = self.context.template_values(files, self.access_token)
         url = render_text(self.request.url, values, self.where("url"))
         check_url(url, self.request.url, self.where("url"))
@@ -250,6 +251,7 @@ class Exporter(ABC):
             headers=self.headers_for(body, headers),
             data=body.data,
             files=body.files,
+            body_identity=body.identity,
         )
         payload = self.context.payload
         scope = (payload.hook_url, payload.annotation_id, self.settings.path)

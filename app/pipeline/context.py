@@ -1,5 +1,6 @@
 """What the exports of one hook call share: the payload, the content tree, fetched files."""
 
+from collections.abc import Mapping
 from functools import cached_property
 
 from ..annotation import AnnotationContent
@@ -66,7 +67,7 @@ class HookContext:
         """Take content and files fetched by another process, as :meth:`fetched` gave them."""
         self.__dict__["content"] = AnnotationContent(fetched["content"])
         for item in fetched["files"]:
-            self._files[tuple(item["key"])] = StoredFile(
+            self._files[tuple(item["key"])] = StoredFile.from_bytes(
                 item["name"],
                 item["mime_type"],
                 item["content_url"],
@@ -87,7 +88,7 @@ class HookContext:
         self.rossum.add_annotation_metadata(annotation["url"], stored)
 
     def template_values(
-        self, files: dict[str, bytes] | None = None, access_token: str | None = None
+        self, files: Mapping[str, bytes] | None = None, access_token: str | None = None
     ) -> TemplateValues:
         secrets = self.payload.secrets
         if access_token is not None:  # the token of this export's own auth object
@@ -102,3 +103,19 @@ class HookContext:
             },
             files=files or {},
         )
+
+
+class FileBytes(Mapping):
+    """File placeholders' bytes, read only when a template really embeds them."""
+
+    def __init__(self, files: dict[str, StoredFile]):
+        self.files = files
+
+    def __getitem__(self, name: str) -> bytes:
+        return self.files[name].read()
+
+    def __iter__(self):
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)

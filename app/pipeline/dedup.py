@@ -48,11 +48,14 @@ def idempotency_key(scope: tuple, request: OutgoingRequest, access_token: str | 
         for name, value in sorted(request.data.items()):
             add(name)
             add(value)
-    elif request.data is not None:
+    elif isinstance(request.data, (bytes, str)):
         add(request.data)
     for name, (file_name, content, *content_type) in request.files or []:
-        for part in (name, file_name or "", content, *content_type):
+        streamed = not isinstance(content, (bytes, str))  # a file: body_identity has it
+        for part in (name, file_name or "", "<file>" if streamed else content, *content_type):
             add(part)
+    if request.body_identity:
+        add(request.body_identity)
     return digest.hexdigest()[:32]
 
 

@@ -8,16 +8,21 @@ here, described by host and cause only: a URL may carry secrets in its query.
 import logging
 import time
 from dataclasses import dataclass, field
+from tempfile import SpooledTemporaryFile
 from urllib.parse import urlsplit
 
 import requests
+from requests_toolbelt import MultipartEncoder
 
 from .. import metrics
 from ..errors import TargetError
 from ..http_failures import describe_failure, outcome_unknown
+from ..rossum import SPOOL_IN_MEMORY
 from .retries import AttemptLog, RetryPolicy
 
 log = logging.getLogger(__name__)
+
+ENCODE_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -28,8 +33,9 @@ class OutgoingRequest:
     url: str
     headers: dict = field(default_factory=dict)
     data: bytes | dict | None = None
-    files: list | None = None
+    files: list | None = None  # multipart parts: (name, (filename or None, value, type))
     idempotency_key: str | None = None
+    body_identity: str | None = None  # a streamed file's document and digest
 
     @property
     def host(self) -> str:
@@ -49,6 +55,28 @@ class Reply:
     attempt_outcomes: list = field(default_factory=list)  # (seconds in, what happened)
 
 
+def wire_body(request: OutgoingRequest, rewindable: bool):
+    """Headers and body as sent: multipart streamed by requests-toolbelt's encoder.
+
+    A body that retries may send again must be rewindable: the encoded multipart
+    body is then spooled (to a temporary file past 1 MiB) instead of streamed.
+    """
+    data = request.data
+    if request.files is None:
+        if hasattr(data, "seek"):
+            data.seek(0)
+        return request.headers, data
+    encoder = MultipartEncoder(fields=request.files)
+    headers = {**request.headers, "Content-Type": encoder.content_type}
+    if not rewindable:
+        return headers, encoder
+    spool = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by send()
+    while chunk := encoder.read(ENCODE_CHUNK):
+        spool.write(chunk)
+    spool.seek(0)
+    return headers, spool
+
+
 class Delivery:
     """Sends export requests on a (per-thread) session with a retry policy per request."""
 
@@ -61,27 +89,30 @@ class Delivery:
         for adapter in self.session.adapters.values():  # the session is this thread's own
             adapter.max_retries = retry
         started = time.monotonic()
+        headers, data = wire_body(request, rewindable=policy.retry)
         try:
             response = self.session.request(
                 request.method,
                 request.url,
-                headers=request.headers,
-                data=request.data,
-                files=request.files,
+                headers=headers,
+                data=data,
                 timeout=(policy.connect_timeout, policy.read_timeout),
             )
+            body = response.content
         except requests.RequestException as exc:
             attempts = f" after {attempt_log.attempts} attempts" if attempt_log.attempts > 1 else ""
             failure = describe_failure(exc, policy.connect_timeout, policy.read_timeout)
-            attempt_log.record(
-                failure, replaces_last=len(attempt_log.outcomes) >= attempt_log.attempts
-            )
+            already_noted = len(attempt_log.outcomes) >= attempt_log.attempts
+            attempt_log.record(failure, replaces_last=already_noted)
             metrics.TARGET_REPLIES.labels("error").inc()
             raise TargetError(
                 f"{request.method} {request.host} failed{attempts}: {failure}",
                 unknown_outcome=outcome_unknown(exc),
                 attempt_outcomes=attempt_log.outcomes,
             ) from None
+        finally:
+            if data is not request.data and hasattr(data, "close"):
+                data.close()  # the spool of an encoded multipart body
         attempt_log.record(f"answered {response.status_code}")
         metrics.TARGET_REPLIES.labels(metrics.status_class(response.status_code)).inc()
         elapsed = time.monotonic() - started
@@ -97,7 +128,7 @@ class Delivery:
             status_code=response.status_code,
             reason=response.reason or "",
             headers=list(response.raw.headers.items()) if response.raw else [],
-            body=response.content,
+            body=body,
             elapsed_s=elapsed,
             attempts=attempt_log.attempts,
             attempt_outcomes=attempt_log.outcomes,

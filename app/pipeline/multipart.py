@@ -42,15 +42,12 @@ class MultipartExporter(Exporter):
     def build_body(self, values: TemplateValues) -> Body:
         fields = self.render_fields(self.request.request_data or {}, values, "request_data")
         parts = [(name, (None, value)) for name, value in fields.items()]
-        if self.request.file_key is not None:
-            parts.append((self.request.file_key, self.file_part(values)))
-        return Body(files=parts, replaces_content_type=True)
-
-    def file_part(self, values: TemplateValues) -> tuple[str, bytes, str]:
-        name = self.file_placeholder[2:-1]  # "#{original_file}" -> "original_file"
-        stored = self.file(name)
+        if self.request.file_key is None:
+            return Body(files=parts, replaces_content_type=True)
+        stored = self.file(self.file_placeholder[2:-1])  # "#{original_file}" -> original_file
         if self.request.file_name:
             file_name = render_text(self.request.file_name, values, self.where("file_name"))
         else:
             file_name = stored.name
-        return (file_name, values.files[name], stored.mime_type)
+        parts.append((self.request.file_key, (file_name, stored.open(), stored.mime_type)))
+        return Body(files=parts, replaces_content_type=True, identity=stored.identity)

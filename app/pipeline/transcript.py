@@ -27,7 +27,7 @@ def summarize_body(data, files, redactor: Redactor):
                         "name": name,
                         "filename": file_name,
                         "content_type": content_type[0] if content_type else None,
-                        "size": len(content),
+                        "size": size_of(content),
                     }
                 )
         return {"type": "multipart", "parts": parts}
@@ -35,7 +35,27 @@ def summarize_body(data, files, redactor: Redactor):
         return {"type": "form", "fields": {k: redactor.text(v) for k, v in data.items()}}
     if data is None:
         return None
-    return {"type": "raw", "size": len(data), **text_head(data, redactor)}
+    return {"type": "raw", "size": size_of(data), **text_head(head_of(data), redactor)}
+
+
+def size_of(content) -> int:
+    if isinstance(content, (bytes, str)):
+        return len(content)
+    position = content.tell()
+    size = content.seek(0, 2)
+    content.seek(position)
+    return size
+
+
+def head_of(content) -> bytes:
+    """The first bytes of a body, without consuming a file."""
+    if isinstance(content, bytes):
+        return content[: TEXT_HEAD * 4]
+    position = content.tell()
+    content.seek(0)
+    head = content.read(TEXT_HEAD * 4)
+    content.seek(position)
+    return head
 
 
 def text_head(data: bytes, redactor: Redactor) -> dict:
