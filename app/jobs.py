@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -30,7 +31,7 @@ from .state import StateStore
 log = logging.getLogger(__name__)
 
 QUEUE = "rest-api-export"
-POLL_INTERVAL_S = 0.05
+QUEUE_POLL_INTERVAL_S = 0.02
 
 
 CRASHED = HookAnswer(
@@ -72,30 +73,44 @@ class JobService:
         return self.runtime.state_store
 
     def answer(self, payload: HookPayload, redactor: Redactor) -> HookAnswer | Accepted:
-        started = time.monotonic()
+        deadline = time.monotonic() + self.sync_wait_s
         prepared = prepare_hook(payload, self.runtime, redactor)
         if prepared.answer is not None:
             return prepared.answer
+        if self.uses_rq:
+            stored, job_id = self.answer_from_queue(prepared, deadline)
+        else:
+            stored, job_id = self.answer_from_thread(prepared, deadline)
+        if stored is None:
+            log.info(
+                "export still running after %.0f s: answered 202 with job %s",
+                self.sync_wait_s,
+                job_id,
+            )
+            return Accepted(job_id)
+        if stored.get("crashed"):
+            raise ExportCrashed()
+        return answer_of(stored)
+
+    def answer_from_thread(self, prepared: PreparedHook, deadline: float):
+        """Run on this process's pool; a job record is made only if the answer is late."""
+        job = LocalJob(self.store, self.lease_s, self.ttl_s)
+        prepared.context.rossum.answered_late = lambda: job.job_id is not None
+        self.threads.submit(job.run, prepared)
+        return job.answer_by(deadline)
+
+    def answer_from_queue(self, prepared: PreparedHook, deadline: float):
+        """Run on an RQ worker; any instance can then answer the job's polls."""
         job_id = secrets.token_urlsafe(24)
         self.store.create_job(job_id, self.lease_s, self.ttl_s)
-        if self.uses_rq:
-            self.enqueue(job_id, prepared)
-        else:
-            prepared.context.rossum.answered_late = lambda: answered_late(self.store, job_id)
-            self.threads.submit(run_job, self.store, job_id, prepared, self.ttl_s)
-        deadline = started + self.sync_wait_s
+        self.enqueue(job_id, prepared)
         while time.monotonic() < deadline:
             job = self.store.get_job(job_id)
             if job is not None and job.done:
-                if job.answer.get("crashed"):
-                    raise ExportCrashed(job_id)
-                return answer_of(job.answer)
-            time.sleep(POLL_INTERVAL_S)
+                return job.answer, job_id
+            time.sleep(QUEUE_POLL_INTERVAL_S)
         self.store.mark_job_late(job_id)
-        log.info(
-            "export still running after %.0f s: answered 202 with job %s", self.sync_wait_s, job_id
-        )
-        return Accepted(job_id)
+        return None, job_id
 
     def enqueue(self, job_id: str, prepared: PreparedHook) -> None:
         from redis import Redis
@@ -120,18 +135,45 @@ def answer_of(stored: dict) -> HookAnswer:
     )
 
 
-def run_job(store: StateStore, job_id: str, prepared: PreparedHook, ttl_s: float) -> None:
-    """Run a prepared hook call and store its answer (also when a bug stops it)."""
+class LocalJob:
+    """An export on this process's thread pool, and the hand-over if it outlasts the wait."""
+
+    def __init__(self, store: StateStore, lease_s: float, ttl_s: float):
+        self.store, self.lease_s, self.ttl_s = store, lease_s, ttl_s
+        self.lock = threading.Lock()
+        self.finished = threading.Event()
+        self.stored: dict | None = None
+        self.job_id: str | None = None  # set when the hook call was answered 202
+
+    def run(self, prepared: PreparedHook) -> None:
+        stored = answer_to_store(prepared)
+        with self.lock:
+            self.stored = stored
+            if self.job_id is not None:
+                self.store.finish_job(self.job_id, stored, self.ttl_s)
+        self.finished.set()
+
+    def answer_by(self, deadline: float) -> tuple[dict | None, str | None]:
+        """The answer if it comes in time; else a job id to answer 202 with."""
+        self.finished.wait(max(0.0, deadline - time.monotonic()))
+        with self.lock:
+            if self.stored is None:
+                self.job_id = secrets.token_urlsafe(24)
+                self.store.create_job(self.job_id, self.lease_s, self.ttl_s)
+                self.store.mark_job_late(self.job_id)
+            return self.stored, self.job_id
+
+
+def answer_to_store(prepared: PreparedHook) -> dict:
+    """Run a prepared hook call; its answer as stored (marked when a bug stopped it)."""
     token = bind(prepared.redactor)
     try:
-        answer = run_prepared(prepared)
+        return run_prepared(prepared).to_json()
     except Exception:  # a bug: the poll must still get an answer, and the log the traceback
-        log.exception("export job %s failed unexpectedly", job_id)
-        store.finish_job(job_id, {**CRASHED.to_json(), "crashed": True}, ttl_s)
-        return
+        log.exception("an export job failed unexpectedly")
+        return {**CRASHED.to_json(), "crashed": True}
     finally:
         unbind(token)
-    store.finish_job(job_id, answer.to_json(), ttl_s)
 
 
 def serialize(prepared: PreparedHook) -> bytes:
@@ -163,7 +205,7 @@ def run_queued_job(job_id: str) -> None:
     redactor = Redactor.for_payload(payload.secrets, payload.rossum_token)
     prepared = restore_prepared(payload, runtime, redactor, document["fetched"], base64.b64decode)
     prepared.context.rossum.answered_late = lambda: answered_late(store, job_id)
-    run_job(store, job_id, prepared, runtime.config["JOB_TTL_S"])
+    store.finish_job(job_id, answer_to_store(prepared), runtime.config["JOB_TTL_S"])
 
 
 def answered_late(store: StateStore, job_id: str) -> bool:
