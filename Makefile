@@ -1,12 +1,13 @@
 # make run  — install into .venv (when needed) and serve with gunicorn on $PORT (default 8000)
 # make test — install the test extras into the same .venv, lint, and run the whole suite
+# make bench — measure overhead, throughput and memory (see README)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint install install-test clean
+.PHONY: run test lint bench install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,10 @@ lint: install-test
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Not part of make test: it takes a few minutes and measures, rather than checks.
+bench: install-test
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -57,6 +57,9 @@ class HookPayloadSchema(LenientSchema):
             )
 
 
+HOOK_PAYLOAD_SCHEMA = HookPayloadSchema()  # schemas are reusable; building one is not cheap
+
+
 @dataclass(frozen=True)
 class HookPayload:
     """The fields of a Rossum hook call that the export uses."""
@@ -99,7 +102,7 @@ def event_of(data: dict) -> str:
 
 def parse_payload(data: dict) -> HookPayload:
     """Check an export event's payload and return what the export uses."""
-    schema = HookPayloadSchema()
+    schema = HOOK_PAYLOAD_SCHEMA
     try:
         loaded = schema.load(data)
     except ValidationError as error:

@@ -254,9 +254,13 @@ class ExportConfigsSchema(StrictSchema):
     )
 
 
+# Schemas are reusable across calls and threads; building one is not cheap.
+EXPORT_SCHEMA, EXPORT_CONFIGS_SCHEMA = ExportSchema(), ExportConfigsSchema()
+
+
 def settings_schema_for(settings: dict) -> Schema:
     """The list form when ``export_configs`` is present, else one export object."""
-    return ExportConfigsSchema() if "export_configs" in settings else ExportSchema()
+    return EXPORT_CONFIGS_SCHEMA if "export_configs" in settings else EXPORT_SCHEMA
 
 
 def load_settings(settings: dict) -> list[ExportSettings]:

@@ -3,6 +3,7 @@
 import threading
 from collections.abc import Mapping
 from functools import cached_property
+from urllib.request import getproxies
 
 import requests
 
@@ -32,6 +33,9 @@ class Runtime:
         sessions = self._local.__dict__.setdefault("sessions", {})
         if kind not in sessions:
             session = requests.Session()
+            # Without proxies in the environment, skip requests' per-call look-up of them
+            # and of ~/.netrc (whose credentials must never reach a target anyway).
+            session.trust_env = bool(getproxies())
             if kind == "target":
                 harden(session, self.config["ALLOW_PRIVATE_TARGETS"])
             sessions[kind] = session
