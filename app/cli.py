@@ -6,6 +6,7 @@ answer printed as JSON.
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -26,17 +27,25 @@ def print_json(data) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+@contextmanager
+def exit_1_on_bad_input():
+    """A payload or settings that cannot be used: the reason on stderr, exit status 1."""
+    try:
+        yield
+    except (InputError, RefusedCall) as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+
+
 @click.command("preview")
 @click.argument("payload_file", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
 def preview_command(payload_file: str) -> None:
     """Show the requests a saved hook payload would send (nothing is sent)."""
-    try:
+    with exit_1_on_bad_input():
         payload, redactor = checked_payload(read_payload(payload_file))
-        print_json({"requests": preview_hook(payload, current_app.extensions["runtime"], redactor)})
-    except (InputError, RefusedCall) as error:
-        click.echo(str(error), err=True)
-        sys.exit(1)
+        previews = preview_hook(payload, current_app.extensions["runtime"], redactor)
+    print_json({"requests": previews})
 
 
 @click.command("export")
@@ -44,11 +53,8 @@ def preview_command(payload_file: str) -> None:
 @with_appcontext
 def export_command(payload_file: str) -> None:
     """Run the export of a saved hook payload and print the hook answer."""
-    try:
+    with exit_1_on_bad_input():
         payload, redactor = checked_payload(read_payload(payload_file))
         answer = run_hook(payload, current_app.extensions["runtime"], redactor)
-    except (InputError, RefusedCall) as error:
-        click.echo(str(error), err=True)
-        sys.exit(1)
     print_json(answer.to_json())
     sys.exit(1 if answer.failed else 0)

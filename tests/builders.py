@@ -2,7 +2,10 @@
 
 import copy
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import requests
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_BASE_URL = "https://example.rossum.app"
@@ -62,3 +65,9 @@ def simple_settings(url: str, **request) -> dict:
             **request,
         },
     }
+
+
+def post_at_once(urls: list[str], payload: dict) -> list[requests.Response]:
+    """POST the same payload to every URL at the same moment, one thread each."""
+    with ThreadPoolExecutor(len(urls)) as pool:
+        return list(pool.map(lambda url: requests.post(url, json=payload, timeout=30), urls))

@@ -1,14 +1,13 @@
 """Asynchronous answers (SPEC §9): 202 + Location, polls, and several instances on Redis."""
 
 import secrets
-import threading
 import time
 
 import pytest
 import requests
 
 from app.state import DELIVERED, open_store
-from tests.builders import build_payload, simple_settings
+from tests.builders import build_payload, post_at_once, simple_settings
 
 
 def poll(url: str, seconds: float = 20) -> list[requests.Response]:
@@ -158,16 +157,7 @@ def test_a_job_started_on_one_instance_is_answered_by_another(instances, fake_ro
 def test_the_same_payload_on_two_instances_at_once_is_sent_once(instances, fake_rossum, target):
     target.reply_with(200, b"ok", delay_s=0.5)
     payload = build_payload(simple_settings(f"{target.url}/in"), base_url=fake_rossum.url)
-    responses = []
-
-    def deliver(url):
-        responses.append(requests.post(url, json=payload, timeout=30))
-
-    threads = [threading.Thread(target=deliver, args=(url,)) for url in instances]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    responses = post_at_once(list(instances), payload)
 
     assert [r.status_code for r in responses] == [200, 200]
     assert len(target.requests) == 1

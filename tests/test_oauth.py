@@ -3,14 +3,12 @@
 import hashlib
 import json
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
 
 from app import tokens
-from tests.builders import FIXTURES, SECRETS, simple_settings
+from tests.builders import FIXTURES, SECRETS, post_at_once, simple_settings
 from tests.servers import ServerThread, TokenEndpoint
 
 SEED = json.loads((FIXTURES / "seed_examples.json").read_text())
@@ -337,16 +335,7 @@ def test_parallel_exports_of_one_hook_share_one_token_request(
     token_endpoint.delay_s = 0.3  # both exports ask while the first request is in flight
     target.accepted_tokens = {"token-1"}
     payload = payload_for(seed_client_credentials(token_endpoint.url, f"{target.url}/in"))
-    answers = []
-
-    def post():
-        answers.append(requests.post(live_app, json=payload, timeout=30).json())
-
-    threads = [threading.Thread(target=post) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    answers = [r.json() for r in post_at_once([live_app] * 3, payload)]
 
     assert [a["messages"][0]["type"] for a in answers] == ["info"] * 3, answers
     assert len(token_endpoint.requests) == 1

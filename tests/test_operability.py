@@ -325,3 +325,10 @@ def test_transcript_of_a_failed_export(client, payload_for, fake_rossum):
     transcript = json.loads(fake_rossum.document_content(relation["documents"][0]))
     assert transcript["failure"] == "target: POST 127.0.0.1:9 failed: connection refused"
     assert transcript["attempts"][0]["outcome"] == "connection refused"
+
+
+def test_cli_refuses_an_unusable_payload_with_the_reason(app, payload_file):
+    result = app.test_cli_runner().invoke(args=["preview", payload_file({"request": {"url": 1}})])
+
+    assert result.exit_code == 1
+    assert "request.url: must be a string" in result.output

@@ -2,12 +2,10 @@
 
 import logging
 import re
-import threading
 
 import pytest
-import requests
 
-from tests.builders import simple_settings
+from tests.builders import post_at_once, simple_settings
 from tests.servers import ServerThread, Target
 
 
@@ -137,16 +135,7 @@ def test_a_repeated_delivery_is_not_sent_again(client, payload_for, target):
 def test_concurrent_identical_deliveries_send_once(live_app, payload_for, target):
     target.reply_with(200, b"ok", delay_s=0.5)  # the second arrives while the first is sending
     payload = payload_for(simple_settings(f"{target.url}/in"))
-    answers = []
-
-    def deliver():
-        answers.append(requests.post(live_app, json=payload, timeout=30).json())
-
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    answers = [r.json() for r in post_at_once([live_app] * 2, payload)]
 
     assert len(target.requests) == 1
     assert sorted(len(a["messages"]) for a in answers) == [1, 2]
