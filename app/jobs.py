@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache
 
-from . import messages
+from . import messages, metrics
 from .config import Config
 from .errors import ServiceError
 from .messages import HookAnswer
@@ -164,6 +164,7 @@ class LocalJob:
             return self.stored, self.job_id
 
 
+@metrics.JOBS_RUNNING.track_inprogress()
 def answer_to_store(prepared: PreparedHook) -> dict:
     """Run a prepared hook call; its answer as stored (marked when a bug stopped it)."""
     token = bind(prepared.redactor)

@@ -11,6 +11,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -31,6 +32,11 @@ TARGET_REPLIES = Counter(
 )
 TOKEN_REQUESTS = Counter(
     "rest_api_export_token_requests", "Token endpoint requests, by outcome", ["outcome"]
+)
+JOBS_RUNNING = Gauge(
+    "rest_api_export_jobs_running",
+    "Hook calls whose exports are running in the background right now",
+    multiprocess_mode="livesum",
 )
 ROSSUM_CALLS = Counter(
     "rest_api_export_rossum_calls", "Rossum API calls, by status (or error)", ["status"]

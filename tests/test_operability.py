@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+import time
 
 import jsonschema
 import pytest
@@ -332,3 +333,19 @@ def test_cli_refuses_an_unusable_payload_with_the_reason(app, payload_file):
 
     assert result.exit_code == 1
     assert "request.url: must be a string" in result.output
+
+
+def test_running_jobs_are_counted(make_app, payload_for, target):
+    app = make_app(SYNC_WAIT_S=0.2)
+    client = app.test_client()
+    target.reply_with(200, b"ok", delay_s=1.5)
+
+    answer = client.post("/", json=payload_for(simple_settings(f"{target.url}/in")))
+    running = metric(client, "rest_api_export_jobs_running")
+    deadline = time.monotonic() + 10
+    while client.get(answer.headers["Location"]).status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert answer.status_code == 202
+    assert running == 1.0
+    assert metric(client, "rest_api_export_jobs_running") == 0.0
