@@ -46,9 +46,7 @@ def exception_chain(exc: BaseException):
 
 
 def describe_failure(exc: requests.RequestException, connect_timeout, read_timeout) -> str:
-    """What went wrong, in words an admin can act on, without the URL."""
-    if isinstance(exc, InvalidIPAddress):
-        return refused_address(exc)
+    """What went wrong with an export request, in words an admin can act on, without the URL."""
     if isinstance(exc, requests.ConnectTimeout):
         return f"could not connect within {connect_timeout:g} s"
     if isinstance(exc, requests.ReadTimeout):
@@ -56,8 +54,24 @@ def describe_failure(exc: requests.RequestException, connect_timeout, read_timeo
             f"no answer within {read_timeout:g} s after the request was sent; "
             "the target may already hold the export"
         )
+    return describe_connection_failure(exc, "the target's")
+
+
+def describe_token_failure(exc: requests.RequestException) -> str:
+    """What went wrong with a token request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "could not connect in time"
+    if isinstance(exc, requests.ReadTimeout):
+        return "no answer in time"
+    return describe_connection_failure(exc, "the token endpoint's")
+
+
+def describe_connection_failure(exc: requests.RequestException, whose: str) -> str:
+    """The causes a target and a token endpoint share: refused address, TLS, socket, URL."""
+    if isinstance(exc, InvalidIPAddress):
+        return refused_address(exc)
     if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error (check the target's certificate)"
+        return f"TLS error (check {whose} certificate)"
     if isinstance(exc, requests.ConnectionError):
         return connection_failure(exc)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):

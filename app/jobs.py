@@ -16,7 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import cache, cached_property
 
 from . import messages, metrics
 from .config import Config
@@ -112,13 +112,16 @@ class JobService:
         self.store.mark_job_late(job_id)
         return None, job_id
 
-    def enqueue(self, job_id: str, prepared: PreparedHook) -> None:
-        from redis import Redis
+    @cached_property
+    def queue(self):
+        """The RQ queue, on the Redis connection pool the state store already has."""
         from rq import Queue
 
+        return Queue(QUEUE, connection=self.store.redis)
+
+    def enqueue(self, job_id: str, prepared: PreparedHook) -> None:
         self.store.put_job_input(job_id, serialize(prepared), self.ttl_s)
-        queue = Queue(QUEUE, connection=Redis.from_url(self.runtime.config["STATE_URL"]))
-        queue.enqueue_call(
+        self.queue.enqueue_call(
             run_queued_job,
             args=(job_id,),
             description=f"export job {job_id}",  # never the payload: it holds secrets

@@ -22,12 +22,11 @@ from oauthlib.oauth2 import (
     OAuth2Error,
 )
 from oauthlib.oauth2 import is_secure_transport as oauthlib_is_secure_transport
-from requests_hardened.ip_filter import InvalidIPAddress
 from requests_oauthlib import OAuth2Session, oauth2_session
 
 from . import metrics
 from .errors import AuthError
-from .http_failures import connection_failure, refused_address
+from .http_failures import describe_token_failure
 from .redaction import Redactor
 from .security import harden
 
@@ -121,7 +120,7 @@ class TokenEndpoint:
             reply = self.send(request)
         except requests.RequestException as exc:
             raise AuthError(
-                f"the token request to {request.host} failed: {describe_exception(exc)}"
+                f"the token request to {request.host} failed: {describe_token_failure(exc)}"
             ) from None
         except ValueError as exc:  # requests-oauthlib: the password grant lacks a field
             raise AuthError(f"the token request cannot be made: {exc}") from None
@@ -255,18 +254,3 @@ def dig(document: dict, dotted_path: str):
         dotted_path.split("."),
         document,
     )
-
-
-def describe_exception(exc: requests.RequestException) -> str:
-
-    if isinstance(exc, InvalidIPAddress):
-        return refused_address(exc)
-    if isinstance(exc, requests.ConnectTimeout):
-        return "could not connect in time"
-    if isinstance(exc, requests.ReadTimeout):
-        return "no answer in time"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error (check the token endpoint's certificate)"
-    if isinstance(exc, requests.ConnectionError):
-        return connection_failure(exc)
-    return type(exc).__name__

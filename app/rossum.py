@@ -14,6 +14,7 @@ import requests
 
 from . import metrics
 from .errors import RossumAPIError
+from .security import origin_of_or_none
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,8 @@ class RossumClient:
 
     def call(self, method: str, url: str, what: str, **kwargs) -> requests.Response:
         """One API call; a 429 is retried after its Retry-After (bounded), any error raised."""
-        if origin(url) != origin(self.base_url):  # the token goes to Rossum and nowhere else
+        # The token goes to Rossum and nowhere else.
+        if origin_of_or_none(url) != origin_of_or_none(self.base_url):
             raise RossumAPIError(f"could not {what}: {host_of(url)} is not the Rossum host")
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
@@ -284,11 +286,6 @@ def detail_of(response: requests.Response) -> str:
         detail = None
     text = str(detail) if detail else response.text.strip()
     return f": {text[:DETAIL_LENGTH]}" if text else ""
-
-
-def origin(url: str) -> tuple:
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
 
 
 def host_of(url: str) -> str:

@@ -65,7 +65,7 @@ class Exporter(ABC):
         self.delivery = runtime.delivery()
         self.access_token: str | None = None
         self.prefetch_error: ExportError | None = None
-        self.transcript = Transcript(context.redactor)
+        self.transcript = Transcript(context.redactor, bool(settings.transcript_reference_key))
         self.summary: dict = {"exporter": type(self).__name__}  # for the export's log line
 
     @classmethod

@@ -91,23 +91,32 @@ def placeholders_in(templates: list[str]) -> list[str]:
 class Transcript:
     """A running record of one export, turned into a JSON document at the end."""
 
-    def __init__(self, redactor: Redactor):
+    def __init__(self, redactor: Redactor, wanted: bool):
         self.redactor = redactor
+        self.wanted = wanted  # off: every recording step is skipped (no work on the hot path)
         self.started = time.monotonic()
         self.document: dict = {"token": None, "requests": [], "attempts": [], "reply": None}
 
     def note(self, key: str, value) -> None:
+        if not self.wanted:
+            return
         self.document[key] = value
 
     def request(self, request: OutgoingRequest) -> None:
+        if not self.wanted:
+            return
         self.document["requests"].append(summarize_request(request, self.redactor))
 
     def attempts(self, outcomes: list[tuple[float, str]]) -> None:
+        if not self.wanted:
+            return
         self.document["attempts"] += [
             {"at_ms": round(at * 1000), "outcome": outcome} for at, outcome in outcomes
         ]
 
     def reply(self, reply: Reply) -> None:
+        if not self.wanted:
+            return
         self.document["reply"] = {
             "status_code": reply.status_code,
             "attempts": reply.attempts,
