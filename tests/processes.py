@@ -74,12 +74,12 @@ class Processes:
         os.kill(pid, signal.SIGKILL)
         return pid
 
-    def redis_server(self, persistence: bool = True) -> str:
-        """A private redis-server on a free port (with AOF unless told not to); its URL."""
+    def redis_server(self, persistence: bool = True, port: int | None = None) -> str:
+        """A private redis-server (with AOF unless told not to) on ``port`` or a free one."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server is not installed")
-        port = free_port()
+        port = port or free_port()
         process = subprocess.Popen(
             [
                 binary,

@@ -67,7 +67,7 @@ class SQLiteStateStore(StateStore):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.connection()
-        except (OSError, StateStoreUnavailable) as error:  # served as 503 until it is fixed
+        except (OSError, sqlite3.Error) as error:  # served as 503 until it is fixed
             log.error("the SQLite state file %s cannot be used yet: %s", self.path, error)
 
     def describe(self) -> str:
