@@ -55,6 +55,12 @@ def refuse_volatile_state():
             sys.exit(f"rest-api-export refuses to start: {error}")
 
 
+def post_worker_init(worker):
+    runtime = worker.wsgi.extensions.get("runtime")
+    if runtime is not None:  # beats from the start: a lost state store is noticed idle too
+        runtime.heartbeat.start()
+
+
 def worker_exit(server, worker):
     jobs = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("jobs")
     if jobs is not None:

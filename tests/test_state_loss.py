@@ -168,10 +168,9 @@ def test_redis_without_persistence_is_refused_at_start_unless_allowed(processes,
     assert requests.get(f"{allowed}/healthz", timeout=10).status_code == 200
 
 
-def test_a_flushed_redis_is_logged_and_counted(processes, redis_url, fake_rossum, target):
+def test_a_flushed_redis_is_logged_and_counted(processes, redis_url, fake_rossum):
     url = start(processes, fake_rossum, redis_url)
-    assert export(url, fake_rossum, target).status_code == 200
-    time.sleep(2 * HEARTBEAT_S)  # a beat has seen the marker
+    time.sleep(2 * HEARTBEAT_S)  # a beat has seen the marker (no traffic needed)
 
     redis.Redis.from_url(redis_url).flushall()
 
