@@ -36,6 +36,14 @@ def store(store_url):
     return open_store(store_url, volatile_ok=False)
 
 
+@pytest.fixture
+def guard(store):
+    """Duplicate protection on ``store``, its heartbeat stopped after the test."""
+    heartbeat = Heartbeat(store, interval_s=5, lease_s=5, job_alive_s=15)
+    yield DuplicateGuard(store, heartbeat, ttl_s=60, wait_s=0.5, lease_s=5)
+    heartbeat.stop()
+
+
 def test_a_claim_is_taken_once_until_released(store):
     assert store.claim("k", "one", lease_s=60).acquired
     second = store.claim("k", "two", lease_s=60)
@@ -123,12 +131,11 @@ def request(**changes) -> OutgoingRequest:
     ],
 )
 def test_after_a_dead_owner_the_next_delivery_follows_what_its_claim_recorded(
-    store, stage_at_death, sent_again, message
+    store, guard, stage_at_death, sent_again, message
 ):
     store.claim("key-1", "dead", lease_s=0.3)
     store.advance("key-1", "dead", stage_at_death, lease_s=0.3, ttl_s=60, answer={})
     time.sleep(0.5)  # its lease ends: nobody renews it
-    guard = DuplicateGuard(store, Heartbeat(store, 5, 5, 15), ttl_s=60, wait_s=0.5, lease_s=5)
     sent = []
 
     def send(outgoing):
@@ -142,9 +149,8 @@ def test_after_a_dead_owner_the_next_delivery_follows_what_its_claim_recorded(
     assert (store.get("key-1").state == DELIVERED) is (stage_at_death != SENT)
 
 
-def test_a_live_claim_of_another_delivery_is_waited_for_then_refused(store):
+def test_a_live_claim_of_another_delivery_is_waited_for_then_refused(store, guard):
     store.claim("key-1", "alive", lease_s=60)
-    guard = DuplicateGuard(store, Heartbeat(store, 5, 5, 15), ttl_s=60, wait_s=0.5, lease_s=5)
 
     answer = guard.run(request(), resend_allowed=False, send=pytest.fail)
 
@@ -225,6 +231,7 @@ def test_expired_sqlite_rows_are_deleted_by_the_check(tmp_path):
 def test_an_unusable_sqlite_file_is_unavailable_until_it_is_back(tmp_path):
     path = tmp_path / "state.sqlite3"
     store = open_store(f"sqlite:///{path}")
+    store.claim("other", "one", lease_s=60)
     os.rename(path, tmp_path / "saved")
     path.mkdir()  # something that cannot be opened as the state file
 

@@ -64,11 +64,7 @@ class SQLiteStateStore(StateStore):
         self._local = threading.local()
         self._reopening = threading.Lock()
         self._known: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.connection()
-        except (OSError, sqlite3.Error) as error:  # served as 503 until it is fixed
-            log.error("the SQLite state file %s cannot be used yet: %s", self.path, error)
+        # Opened by the first operation: one that fails is answered 503 until it is fixed.
 
     def describe(self) -> str:
         return f"SQLite file {self.path}"
