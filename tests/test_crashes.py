@@ -175,8 +175,8 @@ def test_killed_while_waiting_at_a_slow_target_it_is_not_sent_again(
     accepted = requests.post(service, json=payload, timeout=30)
     assert accepted.status_code == 202 and len(target.requests) == 1
 
-    kill_the_worker(processes, service)
     killed_at = time.monotonic()
+    kill_the_worker(processes, service)
     assert poll_job(accepted.headers["Location"], seconds=30).status_code == 404
     assert time.monotonic() - killed_at < 30  # a dead owner's job: 404 within 30 s
     answers = redeliver_until(service, payload, lambda a: "may already hold it" in text_of(a))
