@@ -124,6 +124,17 @@ class Redactor:
         patterns = self.patterns()
         return patterns[0].sub(MASK, text) if patterns else text
 
+    def tree(self, node):
+        """A JSON tree with every string masked (before encoding: an echoed escape would be
+        escaped once more and no longer look like the secret)."""
+        if isinstance(node, str):
+            return self.text(node)
+        if isinstance(node, dict):
+            return {self.text(key): self.tree(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [self.tree(item) for item in node]
+        return node
+
     def bytes(self, data: bytes) -> bytes:
         patterns = self.patterns()
         return patterns[1].sub(MASK.encode(), data) if patterns else data
