@@ -339,3 +339,35 @@ def test_a_token_endpoint_message_naming_fields_is_quoted_exactly(post_hook, pay
         "answered 400: invalid_grant: Invalid 'username' or 'password'"
     ), message
     assert target.requests == []
+
+
+def test_literal_credential_headers_are_masked_other_literal_headers_are_not(
+    post_hook, payload_for, fake_rossum, target
+):
+    """Authorization credentials are secret by their place, like a literal client_secret;
+    any other header written literally (not with {secret.*}) is not a secret."""
+    basic = base64.b64encode(b"erp-user:literal-password").decode()
+    target.reply_with(200, echo_request, {"Content-Type": "application/json"})
+    settings = {
+        "request": {
+            "url": f"{target.url}/in",
+            "headers": {
+                "Authorization": "Bearer literal-bearer-credential",
+                "Proxy-Authorization": f"Basic {basic}",
+                "X-Api-Key": "literal-api-key",
+            },
+            "request_data": {"echo": "literal-password and erp-user"},
+        },
+        "response_payload_reference_key": "reply_body",
+    }
+
+    post_hook(payload_for(settings))
+
+    [stored] = [
+        d for d in fake_rossum.documents.values() if d["original_file_name"] == "reply_body.json"
+    ]
+    echoed = json.loads(stored["content_bytes"])
+    assert echoed["headers"]["Authorization"] == "Bearer ********"
+    assert echoed["headers"]["Proxy-Authorization"] == "Basic ********"
+    assert echoed["form"] == {"echo": "******** and erp-user"}
+    assert echoed["headers"]["X-Api-Key"] == "literal-api-key"
