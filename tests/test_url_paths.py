@@ -116,3 +116,27 @@ def test_the_error_names_the_placeholder_not_its_value(template, placeholder):
         render_url(template, rendered, "auth.url")
     assert str(error.value).startswith(f"auth.url: the value of {placeholder} holds")
     assert "s3cret" not in str(error.value)
+
+
+def test_a_dot_segment_in_the_token_url_path_fails_before_any_request(
+    post_hook, payload_for, target
+):
+    settings = {
+        **simple_settings(f"{target.url}/in"),
+        "auth": {
+            "url": f"{target.url}/tenants/@{{document_id}}/token",
+            "data": {"grant_type": "client_credentials"},
+        },
+    }
+    payload = payload_for(settings)
+    set_document_id(payload, "../../admin")
+
+    _, answer = post_hook(payload)
+
+    [message] = answer["messages"]
+    assert message["type"] == "error"
+    assert (
+        "auth.url: the value of @{document_id} holds a '.' or '..' path segment"
+        in (message["content"])
+    )
+    assert target.requests == []
