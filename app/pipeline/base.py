@@ -126,11 +126,12 @@ class Exporter(ABC):
         #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
         check_extract_targets(self.settings.extract, self.context.content)
-        # 4. Send it, once: a repeat of a delivered export is answered from memory.
+        # 4. Send it, once: a repeat of a delivered export is answered from its receipt in
+        #    the annotation's metadata, else from the state store's memory.
         if not self.settings.deduplicate:
             return self.send(request)
         if repeat := already_exported(self.context.payload.annotation, request.idempotency_key):
-            return repeat  # its receipt is in Rossum, whatever the state store remembers
+            return repeat  # whatever the state store remembers (it may have been wiped)
         return self.runtime.duplicate_guard().run(request, self.resend_allowed(), self.send)
 
     def send(self, request: OutgoingRequest) -> HookAnswer:

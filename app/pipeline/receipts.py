@@ -71,8 +71,9 @@ def shown_time(exported_at: str) -> str:
     return moment.strftime(SHOWN_TIME_FORMAT)
 
 
-def new_receipt(key: str, now: float | None = None) -> dict:
-    moment = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+def new_receipt(key: str) -> dict:
+    """A receipt of the export with idempotency key ``key``, delivered now."""
+    moment = datetime.fromtimestamp(time.time(), timezone.utc)
     return {"key": key, "exported_at": moment.strftime(TIME_FORMAT)}
 
 
