@@ -159,6 +159,41 @@ def test_three_exports_of_one_hook_call_leave_three_receipts(
     assert len(target.requests) == 3
 
 
+def test_an_export_finished_in_the_background_writes_its_receipt(
+    make_app, payload_for, fake_rossum, target, fresh_instance
+):
+    sync_wait_s = 0.5
+    target.reply_with(201, b"{}", {"Content-Type": "application/json"}, delay_s=sync_wait_s + 2)
+    server = ServerThread(make_app(SYNC_WAIT_S=sync_wait_s)).start()
+    try:
+        payload = payload_for(simple_settings(f"{target.url}/in"))
+        accepted = requests.post(server.url, json=payload, timeout=30)
+        assert accepted.status_code == 202
+        answer = poll_job(accepted.headers["Location"])
+    finally:
+        server.stop()
+
+    assert [m["type"] for m in answer["messages"]] == ["info"]
+    assert len(metadata_of(fake_rossum)[RECEIPTS_KEY]) == 1
+    again = post(fresh_instance("wiped"), as_redelivered(payload, fake_rossum))
+    assert again["messages"][0]["content"].startswith("Already exported at ")
+    assert len(target.requests) == 1
+
+
+def poll_job(url: str, seconds: float = 20) -> dict:
+    """GET a job until it is answered 201 (bounded; busy-machine hiccups retried)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=10)
+            if response.status_code == 201:
+                return response.json()
+        except requests.RequestException:
+            pass  # retried until the deadline
+        time.sleep(0.2)
+    raise AssertionError(f"the job at {url} was not answered within {seconds} s")
+
+
 def test_the_newest_50_receipts_are_kept(post_hook, payload_for, fake_rossum, target):
     old = [{"key": f"old-{i:02}", "exported_at": f"2026-01-01T00:00:{i:02}Z"} for i in range(50)]
     metadata_of(fake_rossum)[RECEIPTS_KEY] = old
