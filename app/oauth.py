@@ -11,7 +11,7 @@ import contextvars
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import reduce
 from urllib.parse import urlsplit
 
@@ -110,9 +110,9 @@ class TokenEndpoint:
         return token
 
     def request_token(self, request: TokenRequest) -> AccessToken:
-        # Credentials written straight into the settings are masked like secrets.
-        for value in (*request.data.values(), *request.headers.values()):
-            self.redactor.add(value)
+        # Credentials are masked even when written literally; scope, grant_type etc. are not.
+        self.redactor.add_credentials(request.data)
+        self.redactor.add_sensitive_headers(request.headers)
         allowed = _allowed_http_token_url.set(
             request.url if request.url.lower().startswith("http://") else None
         )
@@ -211,6 +211,8 @@ class TokenEndpoint:
             where = f"at {request.token_path!r}" if request.token_path else "access_token"
             raise AuthError(f"the token endpoint {request.host} answered without {where}")
         self.redactor.add(token)
+        for other_token in ("refresh_token", "id_token"):
+            self.redactor.add(reply.get(other_token))
         shaped = {"access_token": token, "token_type": reply.get("token_type", "Bearer")}
         if isinstance(reply.get("expires_in"), (int, float, str)):
             shaped["expires_in"] = reply["expires_in"]
@@ -237,7 +239,7 @@ class TokenEndpoint:
             lifetime = float(reply["expires_in"]) if "expires_in" in reply else None
         except (TypeError, ValueError):
             lifetime = None
-        expires_at = datetime.now(UTC) + timedelta(seconds=lifetime) if lifetime else None
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=lifetime) if lifetime else None
         return AccessToken(reply["access_token"], expires_at)
 
 
