@@ -58,6 +58,7 @@ class AuthSettings:
     data: dict = field(default_factory=dict)
     token_path: str | None = None
     refresh_status_codes: tuple = ()
+    client_auth: str = "body"
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,19 @@ class AuthSchema(StrictSchema):
     refresh_status_codes = fields.List(
         STATUS_CODE, **described("statuses besides 401 that mean the token expired")
     )
+    client_auth = fields.String(
+        **described(
+            "how the client authenticates: body (client_id/client_secret in the body, as "
+            "written) or basic (as HTTP Basic credentials, RFC 6749 §2.3.1)",
+            load_default="body",
+            validate=one_of(["body", "basic"]),
+        )
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def check_basic_has_client_id(self, data, **kwargs):
+        if data.get("client_auth") == "basic" and "client_id" not in data.get("data", {}):
+            raise ValidationError("basic needs client_id in auth.data", "client_auth")
 
     @post_load(pass_original=True)
     def make_auth(self, data, original, **kwargs):

@@ -40,6 +40,10 @@ VALID_SETTINGS = [
     {"export_configs": [INVOICE, SEED["Simple REST API call"]]},
     {"request": {"url": "https://x.example", "method": "put"}},
     {
+        "request": {"url": "https://x.example"},
+        "auth": {"url": "https://t.example", "client_auth": "basic", "data": {"client_id": "c"}},
+    },
+    {
         "request": {
             "url": "https://x.example",
             "data": {"a": "@{b}"},

@@ -29,6 +29,13 @@ def test_defaults_are_filled_in():
     assert export.path == ""
 
 
+@pytest.mark.parametrize(("written", "loaded"), [({}, "body"), ({"client_auth": "basic"}, "basic")])
+def test_client_auth_defaults_to_the_body(written, loaded):
+    [export] = load_settings({"request": REQUEST, "auth": {**AUTH, **written}})
+
+    assert export.auth.client_auth == loaded
+
+
 def test_string_data_is_the_older_spelling_of_content():
     [export] = load_settings({"request": {"url": "https://x.example", "data": "#{file_content}"}})
 
@@ -59,6 +66,7 @@ def test_export_configs_keep_their_order_and_paths():
 
 
 REQUEST = {"url": "https://erp.example.com"}
+AUTH = {"url": "https://t.example", "data": {"client_id": "c", "client_secret": "{secret.s}"}}
 
 
 INVALID_SETTINGS = [
@@ -122,6 +130,14 @@ INVALID_SETTINGS = [
     (
         {"request": REQUEST, "auth": {"url": "https://t.example", "data": {"scope": ["a"]}}},
         ["auth.data.scope: must be a string, not an array"],
+    ),
+    (
+        {"request": REQUEST, "auth": {**AUTH, "client_auth": "header"}},
+        ["auth.client_auth: must be one of body, basic, not 'header'"],
+    ),
+    (
+        {"request": REQUEST, "auth": {"url": "https://t.example", "client_auth": "basic"}},
+        ["auth.client_auth: basic needs client_id in auth.data"],
     ),
     (
         {"request": REQUEST, "extract": [{"value_path": "body.id"}]},

@@ -289,6 +289,7 @@ class Exporter(ABC):
             },
             data={n: render_text(v, values, f"auth.data.{n}") for n, v in auth.data.items()},
             token_path=auth.token_path,
+            client_auth=auth.client_auth,
         )
 
     def where(self, key: str) -> str:
