@@ -5,7 +5,9 @@ an unknown key anywhere is an error naming its path, so a typo is never ignored.
 """
 
 import json
+import re
 from dataclasses import dataclass, field, replace
+from xml.etree.ElementTree import Element
 
 import jmespath
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -69,8 +71,15 @@ class StatusCodeResolver:
 
 @dataclass(frozen=True)
 class ExtractRule:
-    value_path: str
     target_schema_id: str
+    value_path: str | None = None
+    xml_path: str | None = None
+    regex: str | None = None
+
+    @property
+    def selector(self) -> tuple[str, str]:
+        """(selector name, expression) of the one selector the rule has."""
+        return next((name, getattr(self, name)) for name in SELECTORS if getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -204,15 +213,66 @@ def jmespath_expression(expression: str) -> None:
         ) from None
 
 
+# "./Invoice/@id": the attribute of the element the path finds (ElementTree paths
+# select elements only).
+ATTRIBUTE_STEP = re.compile(r"(?P<path>.*?)/?@(?P<attribute>[^/@\[\]]+)")
+SELECTORS = ("value_path", "xml_path", "regex")
+
+
+def split_xml_path(expression: str) -> tuple[str, str | None]:
+    """An ``xml_path`` as (ElementTree path, attribute name or None)."""
+    step = ATTRIBUTE_STEP.fullmatch(expression)
+    return (step["path"] or ".", step["attribute"]) if step else (expression, None)
+
+
+def xml_path_expression(expression: str) -> None:
+    path, _ = split_xml_path(expression)
+    if not path.strip():
+        raise ValidationError("must not be empty")
+    try:
+        Element("document").find(path)
+    except SyntaxError as error:
+        raise ValidationError(f"is not a valid ElementTree path ({error})") from None
+    except (KeyError, TypeError, ValueError):
+        raise ValidationError("is not a valid ElementTree path") from None
+
+
+def regular_expression(expression: str) -> None:
+    try:
+        re.compile(expression)
+    except re.error as error:
+        raise ValidationError(f"is not a valid regular expression ({error})") from None
+
+
 class ExtractRuleSchema(StrictSchema):
     value_path = fields.String(
         **described(
             "JMESPath into {status_code, headers, body} of the reply",
-            required=True,
             validate=jmespath_expression,
         )
     )
+    xml_path = fields.String(
+        **described(
+            "ElementTree path into the XML reply body, from the document "
+            "('./Invoice/DocumentId', './Invoice/@id' for an attribute)",
+            validate=xml_path_expression,
+        )
+    )
+    regex = fields.String(
+        **described(
+            "Python regular expression searched in the reply body text; its first group, "
+            "else the whole match",
+            validate=regular_expression,
+        )
+    )
     target_schema_id = fields.String(**described("datapoint to write the value to", required=True))
+
+    @validates_schema(skip_on_field_errors=True)
+    def check_one_selector(self, data, **kwargs):
+        given = [name for name in SELECTORS if name in data]
+        if len(given) != 1:
+            found = f", not {' and '.join(given)}" if given else ""
+            raise ValidationError(f"needs exactly one of value_path, xml_path, regex{found}")
 
     @post_load
     def make_rule(self, data, **kwargs):

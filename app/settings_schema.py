@@ -9,7 +9,14 @@ once more here, in JSON Schema terms, next to a test that holds the two together
 from marshmallow import Schema, fields, validate
 
 from .json_templating import OPERATORS, VALUE_TYPES
-from .settings import AuthSchema, ExportConfigsSchema, ExportSchema, RequestSchema
+from .settings import (
+    SELECTORS,
+    AuthSchema,
+    ExportConfigsSchema,
+    ExportSchema,
+    ExtractRuleSchema,
+    RequestSchema,
+)
 from .validation import HttpMethod, JsonTemplate, LegacyBody, StringMapping, TemplateMapping
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -37,8 +44,15 @@ AUTH_RULES = {
     "then": {"required": ["data"], "properties": {"data": {"required": ["client_id"]}}},
 }
 
+# ExtractRuleSchema.check_one_selector, in JSON Schema.
+EXTRACT_RULES = {"oneOf": [{"required": [name]} for name in SELECTORS]}
+
 # Rules of schema-level validators, stated in JSON Schema, by the schema they belong to.
-SCHEMA_RULES = ((RequestSchema, REQUEST_RULES), (AuthSchema, AUTH_RULES))
+SCHEMA_RULES = (
+    (RequestSchema, REQUEST_RULES),
+    (AuthSchema, AUTH_RULES),
+    (ExtractRuleSchema, EXTRACT_RULES),
+)
 
 
 def operator_definition(name: str) -> dict:

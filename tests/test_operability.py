@@ -11,7 +11,7 @@ import pytest
 from app.settings_schema import settings_json_schema
 from tests.builders import FIXTURES, SECRETS, simple_settings
 from tests.conftest import CSV, PDF
-from tests.test_settings import INVALID_SETTINGS
+from tests.test_settings import INVALID_EXPRESSIONS, INVALID_SETTINGS
 
 SEED = json.loads((FIXTURES / "seed_examples.json").read_text())
 SCHEMA_VALIDATOR = jsonschema.Draft7Validator(settings_json_schema())
@@ -44,6 +44,14 @@ VALID_SETTINGS = [
         "auth": {"url": "https://t.example", "client_auth": "basic", "data": {"client_id": "c"}},
     },
     {
+        "request": {"url": "https://x.example"},
+        "extract": [
+            {"value_path": "body.id", "target_schema_id": "a"},
+            {"xml_path": "./Invoice/@id", "target_schema_id": "b"},
+            {"regex": "id=(\\d+)", "target_schema_id": "c"},
+        ],
+    },
+    {
         "request": {
             "url": "https://x.example",
             "data": {"a": "@{b}"},
@@ -61,7 +69,7 @@ def test_validate_accepts_every_documented_example(client):
         assert (response.status_code, response.json) == (200, {"valid": True})
 
 
-@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS)
+@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS + INVALID_EXPRESSIONS)
 def test_validate_lists_every_problem_with_its_path(client, settings, problems):
     response = client.post("/validate", json=settings)
 

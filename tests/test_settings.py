@@ -66,6 +66,7 @@ def test_export_configs_keep_their_order_and_paths():
 
 
 REQUEST = {"url": "https://erp.example.com"}
+EXTRACT = {"target_schema_id": "erp_id"}
 AUTH = {"url": "https://t.example", "data": {"client_id": "c", "client_secret": "{secret.s}"}}
 
 
@@ -143,6 +144,14 @@ INVALID_SETTINGS = [
         {"request": REQUEST, "extract": [{"value_path": "body.id"}]},
         ["extract[0].target_schema_id: is required"],
     ),
+    (
+        {"request": REQUEST, "extract": [{"target_schema_id": "x"}]},
+        ["extract[0]: needs exactly one of value_path, xml_path, regex"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "value_path": "a", "regex": "b"}]},
+        ["extract[0]: needs exactly one of value_path, xml_path, regex, not value_path and regex"],
+    ),
     ({"export_configs": []}, ["export_configs: must hold at least one export object"]),
     (
         {"export_configs": [{"request": REQUEST}, {"request": {**REQUEST, "method": 1}}]},
@@ -151,8 +160,39 @@ INVALID_SETTINGS = [
     ({"export_configs": [{"request": REQUEST}], "request": REQUEST}, ["request: unknown key"]),
 ]
 
+# Expressions whose syntax only their own parser knows: /validate checks them, the JSON
+# Schema (which has no JMESPath, ElementTree path or Python regex grammar) cannot.
+INVALID_EXPRESSIONS = [
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "value_path": "body.["}]},
+        ["extract[0].value_path: is not a valid JMESPath expression (IncompleteExpressionError)"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "xml_path": "/Invoice/Id"}]},
+        [
+            "extract[0].xml_path: is not a valid ElementTree path "
+            "(cannot use absolute path on element)"
+        ],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "xml_path": "./a["}]},
+        ["extract[0].xml_path: is not a valid ElementTree path"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "xml_path": ""}]},
+        ["extract[0].xml_path: must not be empty"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "regex": "id=(\\d+"}]},
+        [
+            "extract[0].regex: is not a valid regular expression "
+            "(missing ), unterminated subpattern at position 3)"
+        ],
+    ),
+]
 
-@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS)
+
+@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS + INVALID_EXPRESSIONS)
 def test_invalid_settings_are_named_by_path(settings, problems):
     with pytest.raises(SettingsError) as raised:
         load_settings(settings)

@@ -10,7 +10,7 @@ from ..redaction import Redactor
 from ..settings import ExportSettings
 from .context import HookContext
 from .delivery import OutgoingRequest, Reply
-from .extract import extract_operations
+from .extract import ReplyContent, extract_operations
 
 QUOTED_BODY_LIMIT = 1000
 
@@ -34,7 +34,7 @@ def handle_reply(
         return outcome
     if settings.extract and not outcome.failed:
         operations, notes = extract_operations(
-            settings.extract, reply_document(reply), context.content, context.redactor
+            settings.extract, reply_content(reply), context.content, context.redactor
         )
         outcome.operations.extend(operations)
         outcome.messages.extend(notes)
@@ -119,6 +119,11 @@ def reply_document(reply: Reply) -> dict:
     except ValueError:
         body = text
     return {"status_code": reply.status_code, "headers": snake_case_headers(reply), "body": body}
+
+
+def reply_content(reply: Reply) -> ReplyContent:
+    """The reply as ``extract`` and ``reply_rules`` read it."""
+    return ReplyContent(reply_document(reply), body_text(reply), reply.body)
 
 
 def payload_file(key: str, reply: Reply) -> tuple[str, str]:
