@@ -83,6 +83,14 @@ class ExtractRule:
 
 
 @dataclass(frozen=True)
+class ReplyRule:
+    when: str
+    type: str
+    message: str
+    details: str | None = None
+
+
+@dataclass(frozen=True)
 class ExportSettings:
     """One export object; ``path`` is where it sits in the settings (for messages)."""
 
@@ -97,6 +105,7 @@ class ExportSettings:
     status_code_resolver: StatusCodeResolver | None = None
     mode: str = "wait"
     extract: tuple = ()
+    reply_rules: tuple = ()
     deduplicate: bool = True
 
 
@@ -279,6 +288,35 @@ class ExtractRuleSchema(StrictSchema):
         return ExtractRule(**data)
 
 
+class ReplyRuleSchema(StrictSchema):
+    when = fields.String(
+        **described(
+            "JMESPath into {status_code, headers, body} of the reply; the rule holds when "
+            "its result is not null, false or empty",
+            required=True,
+            validate=jmespath_expression,
+        )
+    )
+    type = fields.String(
+        **described(
+            "the message's type; error fails the export, even on a 2xx",
+            required=True,
+            validate=one_of(["error", "warning", "info"]),
+        )
+    )
+    message = fields.String(**described("the message's text", required=True))
+    details = fields.String(
+        **described(
+            "JMESPath whose result is added to the message as text",
+            validate=jmespath_expression,
+        )
+    )
+
+    @post_load
+    def make_rule(self, data, **kwargs):
+        return ReplyRule(**data)
+
+
 class ExportSchema(StrictSchema):
     export_reference_key = fields.String(
         **described("key of the export document relation whose document is #{file_content}")
@@ -302,6 +340,10 @@ class ExportSchema(StrictSchema):
     extract = fields.List(
         fields.Nested(ExtractRuleSchema), **described("write reply values into the annotation")
     )
+    reply_rules = fields.List(
+        fields.Nested(ReplyRuleSchema),
+        **described("messages and failure decided from the reply's content, in order"),
+    )
     deduplicate = fields.Boolean(
         **described(
             "never send the same export twice (default true)",
@@ -314,6 +356,7 @@ class ExportSchema(StrictSchema):
     @post_load
     def make_export(self, data, **kwargs):
         data["extract"] = tuple(data.get("extract", ()))
+        data["reply_rules"] = tuple(data.get("reply_rules", ()))
         return ExportSettings(**data)
 
 

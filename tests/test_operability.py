@@ -50,6 +50,10 @@ VALID_SETTINGS = [
             {"xml_path": "./Invoice/@id", "target_schema_id": "b"},
             {"regex": "id=(\\d+)", "target_schema_id": "c"},
         ],
+        "reply_rules": [
+            {"when": "body.errors", "type": "error", "message": "refused", "details": "body"},
+            {"when": "status_code == `202`", "type": "info", "message": "queued"},
+        ],
     },
     {
         "request": {

@@ -142,3 +142,116 @@ def test_a_reply_a_selector_cannot_read_is_a_warning(
     assert note["type"] == "warning"
     assert note["content"].startswith(f"extract[0]: {problem}")  # the parser's words follow
     assert note["content"].endswith("; datapoint 'document_type' left unchanged")
+
+
+COUPA_RULES = [
+    {
+        "when": "body.warnings",
+        "type": "warning",
+        "message": "The ERP warns",
+        "details": "body.warnings[0]",
+    },
+    {
+        "when": "body.errors",
+        "type": "error",
+        "message": "The ERP refused the invoice",
+        "details": "body.errors",
+    },
+    {"when": "body.status == 'draft'", "type": "info", "message": "Saved as a draft"},
+]
+COUPA_REFUSAL = {
+    "errors": {"invoice-number": ["has already been taken"], "supplier": ["is inactive"]},
+    "warnings": ["currency differs from the PO"],
+}
+
+
+def test_reply_rules_fail_a_200_that_carries_errors_and_the_next_delivery_sends_again(
+    post_hook, payload_for, target
+):
+    target.default_reply.body = json.dumps(COUPA_REFUSAL).encode()
+    settings = {
+        "export_configs": [
+            settings_for(
+                target,
+                # a rule after the error that holds is not evaluated: the export failed
+                reply_rules=[*COUPA_RULES, {"when": "body", "type": "info", "message": "ok"}],
+                extract=[{"value_path": "body.id", "target_schema_id": "document_type"}],
+            ),
+            settings_for(target),  # never reached: the first export failed
+        ]
+    }
+    payload = payload_for(settings)
+
+    first = post_hook(payload)
+    second = post_hook(payload)
+
+    host = target.url[7:]
+    for status, answer in (first, second):
+        assert status == 200
+        assert answer == {
+            "messages": [
+                {
+                    "type": "error",
+                    "content": "export_configs[0]: The ERP refused the invoice: "
+                    '{"invoice-number": ["has already been taken"], "supplier": ["is inactive"]}',
+                },
+                {
+                    "type": "warning",
+                    "content": "export_configs[0]: The ERP warns: currency differs from the PO",
+                },
+                {
+                    "type": "info",
+                    "content": "export_configs[0]: Sent, but refused by the reply rules: "
+                    f"POST {host} answered 200 OK",
+                },
+            ],
+            "operations": [],  # nothing extracted from a refused export
+        }
+    assert len(target.requests) == 2  # not remembered as delivered: sent again
+
+
+def test_reply_rules_that_do_not_hold_leave_a_success(post_hook, payload_for, target):
+    target.default_reply.body = json.dumps(
+        {"id": "INV-9", "status": "draft", "errors": {}}
+    ).encode()
+    settings = settings_for(
+        target,
+        reply_rules=COUPA_RULES,
+        extract=[{"value_path": "body.id", "target_schema_id": "document_type"}],
+    )
+    payload = payload_for(settings)
+
+    _, answer = post_hook(payload)
+    _, repeat = post_hook(payload)
+
+    assert answer == {
+        "messages": [
+            {"type": "info", "content": f"Exported: POST {target.url[7:]} answered 200 OK"},
+            {"type": "info", "content": "Saved as a draft"},
+        ],
+        "operations": [replace(1003, "INV-9")],
+    }
+    assert len(target.requests) == 1  # delivered, so the repeat is answered from memory
+    assert repeat["messages"][-1]["content"].startswith("Already exported at")
+
+
+def test_reply_rules_add_to_a_resolver_error_and_read_headers_and_status(
+    post_hook, payload_for, target
+):
+    target.reply_with(
+        422, b'{"errors": {"total": ["mismatch"]}}', {"Content-Type": "application/json"}
+    )
+    rules = [
+        {"when": "status_code == `422`", "type": "warning", "message": "Unprocessable"},
+        *COUPA_RULES,
+    ]
+    settings = settings_for(target, status_code_resolver={"error": [422]}, reply_rules=rules)
+
+    _, answer = post_hook(payload_for(settings))
+
+    assert [m["type"] for m in answer["messages"]] == ["error", "warning", "error"]
+    assert answer["messages"][0]["content"].startswith("Export failed: POST")
+    assert answer["messages"][1:] == [
+        {"type": "warning", "content": "Unprocessable"},
+        {"type": "error", "content": 'The ERP refused the invoice: {"total": ["mismatch"]}'},
+    ]

@@ -66,6 +66,7 @@ def test_export_configs_keep_their_order_and_paths():
 
 
 REQUEST = {"url": "https://erp.example.com"}
+RULE = {"when": "body.errors", "type": "error", "message": "refused"}
 EXTRACT = {"target_schema_id": "erp_id"}
 AUTH = {"url": "https://t.example", "data": {"client_id": "c", "client_secret": "{secret.s}"}}
 
@@ -152,6 +153,18 @@ INVALID_SETTINGS = [
         {"request": REQUEST, "extract": [{**EXTRACT, "value_path": "a", "regex": "b"}]},
         ["extract[0]: needs exactly one of value_path, xml_path, regex, not value_path and regex"],
     ),
+    (
+        {"request": REQUEST, "reply_rules": [{"when": "body.errors", "type": "fatal"}]},
+        [
+            "reply_rules[0].type: must be one of error, warning, info, not 'fatal'",
+            "reply_rules[0].message: is required",
+        ],
+    ),
+    (
+        {"request": REQUEST, "reply_rules": [{**RULE, "detail": "body"}]},
+        ["reply_rules[0].detail: unknown key (did you mean 'details'?)"],
+    ),
+    ({"request": REQUEST, "reply_rules": {"when": "x"}}, ["reply_rules: must be a list"]),
     ({"export_configs": []}, ["export_configs: must hold at least one export object"]),
     (
         {"export_configs": [{"request": REQUEST}, {"request": {**REQUEST, "method": 1}}]},
@@ -163,6 +176,17 @@ INVALID_SETTINGS = [
 # Expressions whose syntax only their own parser knows: /validate checks them, the JSON
 # Schema (which has no JMESPath, ElementTree path or Python regex grammar) cannot.
 INVALID_EXPRESSIONS = [
+    (
+        {"request": REQUEST, "reply_rules": [{**RULE, "when": "body.errors["}]},
+        ["reply_rules[0].when: is not a valid JMESPath expression (IncompleteExpressionError)"],
+    ),
+    (
+        {"export_configs": [{"request": REQUEST, "reply_rules": [{**RULE, "details": "a b"}]}]},
+        [
+            "export_configs[0].reply_rules[0].details: "
+            "is not a valid JMESPath expression (ParseError)"
+        ],
+    ),
     (
         {"request": REQUEST, "extract": [{**EXTRACT, "value_path": "body.["}]},
         ["extract[0].value_path: is not a valid JMESPath expression (IncompleteExpressionError)"],

@@ -11,6 +11,7 @@ from ..settings import ExportSettings
 from .context import HookContext
 from .delivery import OutgoingRequest, Reply
 from .extract import ReplyContent, extract_operations
+from .reply_rules import failed_by_rules, rule_messages
 
 QUOTED_BODY_LIMIT = 1000
 
@@ -22,7 +23,8 @@ def handle_reply(
     settings: ExportSettings, context: HookContext, request: OutgoingRequest, reply: Reply
 ) -> HookAnswer:
     """Messages for the reply; the reply stored in Rossum; values extracted into operations."""
-    outcome = HookAnswer([status_message(settings, request, reply, context.redactor)])
+    status = status_message(settings, request, reply, context.redactor)
+    outcome = HookAnswer([status])
     # Stored also when the resolver says error: the next extensions need the reply.
     try:
         store_reply(settings, context, reply)
@@ -32,9 +34,13 @@ def handle_reply(
             messages.error(f"Export sent, but storing the reply in Rossum failed: {failure}")
         )
         return outcome
+    content = reply_content(reply)
+    if settings.reply_rules:  # after the resolver: the reply's content may still refuse it
+        found = rule_messages(settings.reply_rules, content.document, context.redactor)
+        outcome.messages = failed_by_rules(status, found)
     if settings.extract and not outcome.failed:
         operations, notes = extract_operations(
-            settings.extract, reply_content(reply), context.content, context.redactor
+            settings.extract, content, context.content, context.redactor
         )
         outcome.operations.extend(operations)
         outcome.messages.extend(notes)
