@@ -101,6 +101,7 @@ def run_prepared(prepared: PreparedHook) -> HookAnswer:
         answer.operations.extend(outcome.operations)
         if outcome.failed:
             break
+        prepared.context.take_values(outcome.operations)  # extracted ids for the next ones
     redactor = prepared.redactor
     answer.messages = [Message(m.type, redactor.text(m.content)) for m in answer.messages]
     return answer
