@@ -104,6 +104,7 @@ class ExportSettings:
     transcript_reference_key: str | None = None
     status_code_resolver: StatusCodeResolver | None = None
     mode: str = "wait"
+    iterate_over: str | None = None
     extract: tuple = ()
     reply_rules: tuple = ()
     deduplicate: bool = True
@@ -335,6 +336,12 @@ class ExportSchema(StrictSchema):
             "wait (one attempt) or retry",
             load_default="wait",
             validate=one_of(["wait", "retry"]),
+        )
+    )
+    iterate_over = fields.String(
+        **described(
+            "schema_id of a multivalue's rows (line_item): the request is sent once per row, "
+            "the row the scope of its placeholders"
         )
     )
     extract = fields.List(

@@ -165,6 +165,7 @@ INVALID_SETTINGS = [
         ["reply_rules[0].detail: unknown key (did you mean 'details'?)"],
     ),
     ({"request": REQUEST, "reply_rules": {"when": "x"}}, ["reply_rules: must be a list"]),
+    ({"request": REQUEST, "iterate_over": ["line_item"]}, ["iterate_over: must be a string"]),
     ({"export_configs": []}, ["export_configs: must hold at least one export object"]),
     (
         {"export_configs": [{"request": REQUEST}, {"request": {**REQUEST, "method": 1}}]},

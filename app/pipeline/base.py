@@ -2,7 +2,7 @@
 
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -17,6 +17,7 @@ from .context import FileBytes, HookContext
 from .dedup import idempotency_key, with_key
 from .delivery import OutgoingRequest, Reply
 from .extract import check_extract_targets
+from .iteration import Row, iterate_rows, preview_rows
 from .replies import handle_reply
 from .transcript import Transcript, placeholders_in, summarize_request
 
@@ -67,6 +68,7 @@ class Exporter(ABC):
         self.prefetch_error: ExportError | None = None
         self.transcript = Transcript(context.redactor, bool(settings.transcript_reference_key))
         self.summary: dict = {"exporter": type(self).__name__}  # for the export's log line
+        self.row: Row | None = None  # with iterate_over: the row being sent
 
     @classmethod
     @abstractmethod
@@ -119,11 +121,17 @@ class Exporter(ABC):
                 self.settings.auth, self.render_token_request
             )
             self.transcript.note("token", self.context.tokens.last_source)
-        # 3. Fetch the files the templates need and render the whole request; check the
+        # 3. With iterate_over, steps 4 and 5 once per row, each row its own scope.
+        if self.settings.iterate_over:
+            return iterate_rows(self)
+        return self.deliver()
+
+    def deliver(self) -> HookAnswer:
+        # 4. Fetch the files the templates need and render the whole request; check the
         #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
-        check_extract_targets(self.settings.extract, self.context.content)
-        # 4. Send it, once: a repeat of a delivered export is answered from memory.
+        check_extract_targets(self.settings.extract, self.target_content())
+        # 5. Send it, once: a repeat of a delivered export is answered from memory.
         if not self.settings.deduplicate:
             return self.send(request)
         return self.runtime.duplicate_guard().run(request, self.resend_allowed(), self.send)
@@ -142,7 +150,7 @@ class Exporter(ABC):
             )
             request = self.build_request()
             reply = self.send_once(request, policy)
-        return handle_reply(self.settings, self.context, request, reply)
+        return handle_reply(self.settings, self.context, request, reply, self.target_content())
 
     def send_once(self, request: OutgoingRequest, policy) -> Reply:
         self.transcript.request(request)
@@ -168,6 +176,12 @@ class Exporter(ABC):
             return messages.warning(f"The transcript could not be stored in Rossum: {failure}")
         return None
 
+    def previews(self) -> list[dict]:
+        """What this export would send: one request, or one per row with iterate_over."""
+        if self.settings.iterate_over and self.condition_holds():
+            return preview_rows(self)
+        return [self.preview()]
+
     def preview(self) -> dict:
         """What this export would send, secrets masked; nothing is sent, no token requested."""
         entry = {"path": self.settings.path, "exporter": type(self).__name__}
@@ -178,6 +192,8 @@ class Exporter(ABC):
             self.context.redactor.add(PREVIEW_TOKEN)
             host = urlsplit(self.render_token_request().url).netloc
             entry["token"] = f"the stored token, or a new one from {host}"
+        if self.row is not None:
+            entry["row"] = self.row.index
         request = self.build_request()
         files = [
             {
@@ -218,9 +234,19 @@ class Exporter(ABC):
         templates = [self.request.url, *self.request.headers.values(), *self.body_templates()]
         return [text for template in templates for text in template_strings(template)]
 
+    def scope(self) -> Scope:
+        """Where ``@{...}`` and the operators look datapoints up: the row first, if any."""
+        if self.row is not None:
+            return self.row.scope
+        return Scope(self.context.content)
+
+    def target_content(self):
+        """Where extract writes: the row's datapoints (iterate_over), else the annotation's."""
+        return self.row.content if self.row is not None else self.context.content
+
     def render_fields(self, templates: dict, values: TemplateValues, key: str) -> dict[str, str]:
         """Headers or form fields: templates and operators rendered; left-out keys dropped."""
-        scope = Scope(self.context.content)
+        scope = self.scope()
         rendered = {
             name: render_text_value(template, values, scope, self.where(f"{key}.{name}"))
             for name, template in templates.items()
@@ -238,6 +264,8 @@ class Exporter(ABC):
     def build_request(self) -> OutgoingRequest:
         files = FileBytes({name: self.file(name) for name in sorted(self.needed_files())})
         values = self.context.template_values(files, self.access_token)
+        if self.row is not None:  # the row's own datapoints first
+            values = replace(values, datapoint=self.row.scope.value)
         url = render_text(self.request.url, values, self.where("url"))
         check_url(url, self.request.url, self.where("url"))
         headers = self.render_fields(self.request.headers, values, "headers")
@@ -255,6 +283,8 @@ class Exporter(ABC):
         )
         payload = self.context.payload
         scope = (payload.hook_url, payload.annotation_id, self.settings.path)
+        if self.row is not None:  # each row is an export of its own
+            scope += self.row.identity
         return with_key(request, idempotency_key(scope, request, self.access_token))
 
     def headers_for(self, body: Body, headers: dict) -> dict:

@@ -4,6 +4,7 @@ import json
 import re
 
 from .. import messages
+from ..annotation import AnnotationContent
 from ..errors import RossumAPIError
 from ..messages import HookAnswer, Message
 from ..redaction import Redactor
@@ -20,9 +21,14 @@ PAYLOAD_EXTENSIONS = (("json", ".json"), ("xml", ".xml"), ("text/", ".txt"))
 
 
 def handle_reply(
-    settings: ExportSettings, context: HookContext, request: OutgoingRequest, reply: Reply
+    settings: ExportSettings,
+    context: HookContext,
+    request: OutgoingRequest,
+    reply: Reply,
+    target_content: AnnotationContent,
 ) -> HookAnswer:
-    """Messages for the reply; the reply stored in Rossum; values extracted into operations."""
+    """Messages for the reply; the reply stored in Rossum; values extracted into operations
+    on the datapoints of ``target_content`` (the annotation, or one row of it)."""
     status = status_message(settings, request, reply, context.redactor)
     outcome = HookAnswer([status])
     # Stored also when the resolver says error: the next extensions need the reply.
@@ -40,7 +46,7 @@ def handle_reply(
         outcome.messages = failed_by_rules(status, found)
     if settings.extract and not outcome.failed:
         operations, notes = extract_operations(
-            settings.extract, content, context.content, context.redactor
+            settings.extract, content, target_content, context.redactor
         )
         outcome.operations.extend(operations)
         outcome.messages.extend(notes)
