@@ -365,3 +365,47 @@ def test_rows_are_exports_of_their_own_even_when_their_requests_are_alike(
 
     assert answer["messages"][-1]["content"] == "3 of 3 rows of line_item exported."
     assert len(target.requests) == 3  # not taken for repeats of row 1; nor sent again
+
+
+def test_preview_shows_every_request_of_a_chain_and_of_an_iteration(
+    client, payload_for, fake_rossum, token_endpoint, target
+):
+    chain = erp_chain(target.url, token_endpoint.url)
+    chain["export_configs"].append(line_settings(target))
+    payload = with_erp_datapoint(payload_for(chain))
+
+    response = client.post("/preview", json=payload)
+
+    assert response.status_code == 200
+    create, attach, submit, *lines = response.json["requests"]
+    assert create["url"] == f"{target.url}/invoices"
+    # the id the create step would extract is shown as its placeholder: nothing was sent
+    assert attach["url"] == f"{target.url}/invoices/@{{erp_invoice_id}}/attachments"
+    assert attach["body"]["parts"][0] == {"name": "invoice", "text": "@{erp_invoice_id}"}
+    assert (submit["method"], submit["url"]) == (
+        "PUT",
+        f"{target.url}/invoices/@{{erp_invoice_id}}/submit",
+    )
+    assert [(line["path"], line["row"]) for line in lines] == [
+        ("export_configs[3]", 1),
+        ("export_configs[3]", 2),
+        ("export_configs[3]", 3),
+    ]
+    assert [json.loads(line["body"]["text_head"])["text"] for line in lines] == [
+        "AWS services #1",
+        "AWS services #2",
+        "AWS services #3",
+    ]
+    assert target.requests == [] and token_endpoint.requests == []
+    assert {call.method for call in fake_rossum.calls} == {"GET"}
+
+
+def test_preview_of_an_iteration_without_rows(client, payload_for, target):
+    payload = payload_for(line_settings(target))
+    payload["annotation"]["content"][3]["children"][0]["children"] = []
+
+    response = client.post("/preview", json=payload)
+
+    assert response.json["requests"] == [
+        {"path": "", "exporter": "RawBodyExporter", "skipped": "no rows of line_item"}
+    ]

@@ -102,6 +102,29 @@ def test_the_settings_schema_is_draft_7_with_descriptions(client):
     assert export["mode"]["enum"] == ["wait", "retry"] and export["mode"]["default"] == "wait"
 
 
+def test_the_settings_schema_knows_the_multi_step_keys(client):
+    export = client.get("/settings-schema").json["oneOf"][0]["properties"]
+
+    assert export["iterate_over"]["type"] == "string"
+    client_auth = export["auth"]["properties"]["client_auth"]
+    assert (client_auth["enum"], client_auth["default"]) == (["body", "basic"], "body")
+    rule = export["reply_rules"]["items"]
+    assert rule["required"] == ["when", "type", "message"]
+    assert rule["properties"]["type"]["enum"] == ["error", "warning", "info"]
+    extract_rule = export["extract"]["items"]
+    assert set(extract_rule["properties"]) == {
+        "value_path",
+        "xml_path",
+        "regex",
+        "target_schema_id",
+    }
+    assert extract_rule["oneOf"] == [
+        {"required": ["value_path"]},
+        {"required": ["xml_path"]},
+        {"required": ["regex"]},
+    ]
+
+
 @pytest.mark.parametrize("settings", VALID_SETTINGS)
 def test_schema_and_marshmallow_agree_on_valid_settings(settings):
     assert list(SCHEMA_VALIDATOR.iter_errors(settings)) == []
