@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeElementTree
@@ -24,13 +25,21 @@ from ..redaction import Redactor
 from ..settings import ExtractRule, split_xml_path
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReplyContent:
     """The reply as the selectors read it."""
 
     document: dict  # {"status_code", "headers", "body"} for JMESPath
     text: str | None  # the body as text; None when it is binary
     body: bytes
+
+    @cached_property
+    def xml(self) -> "Element | Unreadable":
+        """The body parsed as XML once for every xml_path rule, or why it cannot be."""
+        try:
+            return parse_xml(self.body)
+        except Unreadable as problem:
+            return problem
 
 
 class Unreadable(Exception):
@@ -106,7 +115,9 @@ def parse_xml(body: bytes) -> Element:
 
 def by_xml_path(expression: str, reply: ReplyContent) -> str | None:
     path, attribute = split_xml_path(expression)
-    element = parse_xml(reply.body).find(path)
+    if isinstance(reply.xml, Unreadable):
+        raise reply.xml
+    element = reply.xml.find(path)
     if element is None:
         return None
     if attribute is not None:
