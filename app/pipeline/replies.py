@@ -40,13 +40,14 @@ def handle_reply(
             messages.error(f"Export sent, but storing the reply in Rossum failed: {failure}")
         )
         return outcome
-    content = reply_content(reply)
+    content = None  # the body is parsed only when something reads it
     if settings.reply_rules:  # after the resolver: the reply's content may still refuse it
+        content = reply_content(reply)
         found = rule_messages(settings.reply_rules, content.document, context.redactor)
         outcome.messages = failed_by_rules(status, found)
     if settings.extract and not outcome.failed:
         operations, notes = extract_operations(
-            settings.extract, content, target_content, context.redactor
+            settings.extract, content or reply_content(reply), target_content, context.redactor
         )
         outcome.operations.extend(operations)
         outcome.messages.extend(notes)
