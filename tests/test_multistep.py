@@ -357,7 +357,13 @@ def test_every_exporter_can_iterate(post_hook, payload_for, target, request_sett
 def test_rows_are_exports_of_their_own_even_when_their_requests_are_alike(
     post_hook, payload_for, target
 ):
-    settings = {"iterate_over": "line_item", "request": {"url": f"{target.url}/ping"}}
+    settings = {
+        "iterate_over": "line_item",
+        "request": {
+            "url": f"{target.url}/ping",
+            "headers": {"Idempotency-Key": "#{idempotency_key}"},
+        },
+    }
     payload = payload_for(settings)
 
     _, answer = post_hook(payload)
@@ -365,6 +371,8 @@ def test_rows_are_exports_of_their_own_even_when_their_requests_are_alike(
 
     assert answer["messages"][-1]["content"] == "3 of 3 rows of line_item exported."
     assert len(target.requests) == 3  # not taken for repeats of row 1; nor sent again
+    keys = [r.headers["Idempotency-Key"] for r in target.requests]
+    assert len(set(keys)) == 3  # a key of its own per row
 
 
 def test_preview_shows_every_request_of_a_chain_and_of_an_iteration(
