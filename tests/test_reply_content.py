@@ -255,3 +255,18 @@ def test_reply_rules_add_to_a_resolver_error_and_read_headers_and_status(
         {"type": "warning", "content": "Unprocessable"},
         {"type": "error", "content": 'The ERP refused the invoice: {"total": ["mismatch"]}'},
     ]
+
+
+def test_an_error_rule_after_a_resolver_warning_keeps_the_warning(post_hook, payload_for, target):
+    target.reply_with(
+        409, b'{"errors": {"number": ["taken"]}}', {"Content-Type": "application/json"}
+    )
+    settings = settings_for(
+        target, status_code_resolver={"warning": [409]}, reply_rules=COUPA_RULES
+    )
+
+    _, answer = post_hook(payload_for(settings))
+
+    assert [m["type"] for m in answer["messages"]] == ["error", "warning"]
+    assert answer["messages"][0]["content"] == 'The ERP refused the invoice: {"number": ["taken"]}'
+    assert answer["messages"][1]["content"].startswith("Exported with a warning: POST")

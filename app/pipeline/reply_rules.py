@@ -59,5 +59,7 @@ def failed_by_rules(status: Message, found: list[Message]) -> list[Message]:
         return [status, *found]
     errors = [m for m in found if m.type == "error"]
     others = [m for m in found if m.type != "error"]
-    sent = status.content.replace("Exported: ", "Sent, but refused by the reply rules: ", 1)
-    return [*errors, *others, messages.info(sent)]
+    if status.type == "info":  # "Exported: ..." no longer holds
+        refused = status.content.replace("Exported: ", "Sent, but refused by the reply rules: ", 1)
+        status = messages.info(refused)
+    return [*errors, *others, status]
