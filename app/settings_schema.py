@@ -9,14 +9,8 @@ once more here, in JSON Schema terms, next to a test that holds the two together
 from marshmallow import Schema, fields, validate
 
 from .json_templating import OPERATORS, VALUE_TYPES
-from .settings import (
-    SELECTORS,
-    AuthSchema,
-    ExportConfigsSchema,
-    ExportSchema,
-    ExtractRuleSchema,
-    RequestSchema,
-)
+from .reply_settings import SELECTORS, ExtractRuleSchema
+from .settings import AuthSchema, ExportConfigsSchema, ExportSchema, RequestSchema
 from .validation import HttpMethod, JsonTemplate, LegacyBody, StringMapping, TemplateMapping
 
 DRAFT = "http://json-schema.org/draft-07/schema#"

@@ -22,7 +22,7 @@ from ..annotation import AnnotationContent
 from ..errors import TemplateError
 from ..messages import Message
 from ..redaction import Redactor
-from ..settings import ExtractRule, split_xml_path
+from ..reply_settings import ExtractRule, split_xml_path
 
 
 @dataclass

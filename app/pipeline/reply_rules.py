@@ -13,7 +13,7 @@ import jmespath
 from .. import messages
 from ..messages import Message
 from ..redaction import Redactor
-from ..settings import ReplyRule
+from ..reply_settings import ReplyRule
 
 DETAILS_LIMIT = 1000  # as reply bodies are quoted
 
