@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from .. import messages
 from ..errors import ExportError, RossumAPIError, TemplateError
 from ..json_templating import OMIT, Scope, render_text_value, template_strings
-from ..messages import HookAnswer
+from ..messages import HookAnswer, Message
 from ..oauth import TokenRequest
 from ..settings import ExportSettings, RequestSettings
 from ..templating import TemplateValues, file_placeholders, render_text
@@ -18,6 +18,7 @@ from .dedup import idempotency_key, with_key
 from .delivery import OutgoingRequest, Reply
 from .extract import check_extract_targets
 from .iteration import Row, iterate_rows, preview_rows
+from .receipts import already_exported, write_due
 from .replies import handle_reply
 from .transcript import Transcript, placeholders_in, summarize_request
 
@@ -102,10 +103,12 @@ class Exporter(ABC):
             self.transcript.note("failure", f"{failure.step}: {failure}")
             self.transcript.attempts(getattr(failure, "attempt_outcomes", []))
             self.store_transcript()
+            self.write_receipts()  # when delivered before the failure
             raise
         problem = self.store_transcript()
         if problem:
             outcome.messages.append(problem)
+        outcome.messages.extend(self.write_receipts())
         return outcome
 
     def run_steps(self) -> HookAnswer:
@@ -131,9 +134,12 @@ class Exporter(ABC):
         #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
         check_extract_targets(self.settings.extract, self.target_content())
-        # 5. Send it, once: a repeat of a delivered export is answered from memory.
+        # 5. Send it, once: a repeat of a delivered export is answered from its receipt in
+        #    the annotation's metadata, else from the state store's memory.
         if not self.settings.deduplicate:
             return self.send(request)
+        if repeat := already_exported(self.context.payload.annotation, request.idempotency_key):
+            return repeat  # whatever the state store remembers (it may have been wiped)
         return self.runtime.duplicate_guard().run(request, self.resend_allowed(), self.send)
 
     def send(self, request: OutgoingRequest) -> HookAnswer:
@@ -175,6 +181,11 @@ class Exporter(ABC):
             log.warning("could not store the transcript %r: %s", key, failure)
             return messages.warning(f"The transcript could not be stored in Rossum: {failure}")
         return None
+
+    def write_receipts(self) -> list[Message]:
+        """Receipts of delivered exports not yet in Rossum, in a PATCH of their own."""
+        context = self.context
+        return write_due(context.receipts, context.rossum, context.payload.annotation["url"])
 
     def previews(self) -> list[dict]:
         """What this export would send: one request, or one per row with iterate_over."""

@@ -12,6 +12,7 @@ from ..settings import ExportSettings
 from .context import HookContext
 from .delivery import OutgoingRequest, Reply
 from .extract import ReplyContent, extract_operations
+from .receipts import note_delivered
 from .reply_rules import failed_by_rules, rule_messages
 
 QUOTED_BODY_LIMIT = 1000
@@ -31,6 +32,13 @@ def handle_reply(
     on the datapoints of ``target_content`` (the annotation, or one row of it)."""
     status = status_message(settings, request, reply, context.redactor)
     outcome = HookAnswer([status])
+    content = None  # the body is parsed only when something reads it
+    if settings.reply_rules:  # after the resolver: the reply's content may still refuse it
+        content = reply_content(reply)
+        found = rule_messages(settings.reply_rules, content.document, context.redactor)
+        outcome.messages = failed_by_rules(status, found)
+    if not outcome.failed:  # delivered: its receipt goes with the stored replies' metadata
+        note_delivered(context.receipts, settings.deduplicate, request.idempotency_key)
     # Stored also when the resolver says error: the next extensions need the reply.
     try:
         store_reply(settings, context, reply)
@@ -40,11 +48,6 @@ def handle_reply(
             messages.error(f"Export sent, but storing the reply in Rossum failed: {failure}")
         )
         return outcome
-    content = None  # the body is parsed only when something reads it
-    if settings.reply_rules:  # after the resolver: the reply's content may still refuse it
-        content = reply_content(reply)
-        found = rule_messages(settings.reply_rules, content.document, context.redactor)
-        outcome.messages = failed_by_rules(status, found)
     if settings.extract and not outcome.failed:
         operations, notes = extract_operations(
             settings.extract, content or reply_content(reply), target_content, context.redactor
