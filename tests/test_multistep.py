@@ -3,8 +3,11 @@
 import json
 
 import pytest
+import requests
 
 from app import tokens
+from app.pipeline.receipts import RECEIPTS_KEY
+from tests.builders import ANNOTATION_ID
 from tests.conftest import PDF
 from tests.servers import ServerThread, TokenEndpoint
 
@@ -417,3 +420,66 @@ def test_preview_of_an_iteration_without_rows(client, payload_for, target):
     assert response.json["requests"] == [
         {"path": "", "exporter": "RawBodyExporter", "skipped": "no rows of line_item"}
     ]
+
+
+@pytest.fixture
+def restarted_instance(make_app, tmp_path):
+    """The service started afresh with an empty state store (a restarted dyno's disk)."""
+    server = ServerThread(make_app(STATE_URL=f"sqlite:///{tmp_path}/restarted.sqlite3")).start()
+    yield server.url
+    server.stop()
+
+
+def redelivered(payload: dict, fake_rossum, erp_invoice_id: str) -> dict:
+    """The chain's hook call sent again: the receipts Rossum now holds, the id as given."""
+    again = json.loads(json.dumps(payload))
+    again["request_id"] = "redelivery-2"
+    again["annotation"]["metadata"] = fake_rossum.annotations[ANNOTATION_ID]["metadata"]
+    again["annotation"]["content"][0]["children"][-1]["content"]["value"] = erp_invoice_id
+    return again
+
+
+def test_a_chain_answered_from_receipts_keeps_the_remembered_values(
+    post_hook, payload_for, fake_rossum, token_endpoint, target
+):
+    target.reply_with(
+        201, json.dumps({"id": "ERP-501"}).encode(), {"Content-Type": "application/json"}
+    )
+    payload = with_erp_datapoint(payload_for(erp_chain(target.url, token_endpoint.url)))
+    _, first = post_hook(payload)
+    assert len(fake_rossum.annotations[ANNOTATION_ID]["metadata"][RECEIPTS_KEY]) == 3
+
+    # Rossum never applied the first answer's operations: the id comes from the state store
+    _, repeat = post_hook(redelivered(payload, fake_rossum, ""))
+
+    assert len(target.requests) == 3
+    assert repeat["operations"] == first["operations"]
+    assert sum("Already exported" in m["content"] for m in repeat["messages"]) == 3
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["id-in-annotation", "id-unknown"])
+def test_a_chain_answered_from_receipts_alone_never_renders_without_the_id(
+    post_hook, payload_for, fake_rossum, token_endpoint, target, restarted_instance, applied
+):
+    target.reply_with(
+        201, json.dumps({"id": "ERP-501"}).encode(), {"Content-Type": "application/json"}
+    )
+    payload = with_erp_datapoint(payload_for(erp_chain(target.url, token_endpoint.url)))
+    post_hook(payload)
+    again = redelivered(payload, fake_rossum, "ERP-501" if applied else "")
+
+    answer = requests.post(restarted_instance, json=again, timeout=30).json()
+
+    assert len(target.requests) == 3  # nothing sent again, in either case
+    if applied:
+        assert [m["type"] for m in answer["messages"]] == ["info", "info", "info"], answer
+        assert all("Already exported" in m["content"] for m in answer["messages"])
+    else:
+        [message] = answer["messages"]
+        assert message["type"] == "error"
+        assert message["content"].startswith("export_configs[0]: Already exported at ")
+        assert message["content"].endswith(
+            ", but the values its extract rules wrote are not known to this delivery "
+            "(datapoint 'erp_invoice_id' is empty), so the exports after it are not sent. "
+            "Fill in the value from the target, then export again."
+        )

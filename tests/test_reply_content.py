@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from tests.builders import simple_settings
+from app.pipeline.receipts import RECEIPTS_KEY
+from tests.builders import ANNOTATION_ID, simple_settings
 
 XML_REPLY = b"""<?xml version="1.0" encoding="UTF-8"?>
 <Invoice id="ERP-4411">
@@ -166,7 +167,7 @@ COUPA_REFUSAL = {
 
 
 def test_reply_rules_fail_a_200_that_carries_errors_and_the_next_delivery_sends_again(
-    post_hook, payload_for, target
+    post_hook, payload_for, fake_rossum, target
 ):
     target.default_reply.body = json.dumps(COUPA_REFUSAL).encode()
     settings = {
@@ -208,9 +209,10 @@ def test_reply_rules_fail_a_200_that_carries_errors_and_the_next_delivery_sends_
             "operations": [],  # nothing extracted from a refused export
         }
     assert len(target.requests) == 2  # not remembered as delivered: sent again
+    assert RECEIPTS_KEY not in fake_rossum.annotations[ANNOTATION_ID]["metadata"]
 
 
-def test_reply_rules_that_do_not_hold_leave_a_success(post_hook, payload_for, target):
+def test_reply_rules_that_do_not_hold_leave_a_success(post_hook, payload_for, fake_rossum, target):
     target.default_reply.body = json.dumps(
         {"id": "INV-9", "status": "draft", "errors": {}}
     ).encode()
@@ -232,6 +234,7 @@ def test_reply_rules_that_do_not_hold_leave_a_success(post_hook, payload_for, ta
         "operations": [replace(1003, "INV-9")],
     }
     assert len(target.requests) == 1  # delivered, so the repeat is answered from memory
+    assert len(fake_rossum.annotations[ANNOTATION_ID]["metadata"][RECEIPTS_KEY]) == 1
     assert repeat["messages"][-1]["content"].startswith("Already exported at")
 
 

@@ -16,7 +16,7 @@ from ..templating import TemplateValues, file_placeholders, render_text
 from .context import FileBytes, HookContext
 from .dedup import idempotency_key, with_key
 from .delivery import OutgoingRequest, Reply
-from .extract import check_extract_targets
+from .extract import check_extract_targets, with_extracted_values
 from .iteration import Row, iterate_rows, preview_rows
 from .receipts import already_exported, write_due
 from .replies import handle_reply
@@ -139,7 +139,11 @@ class Exporter(ABC):
         if not self.settings.deduplicate:
             return self.send(request)
         if repeat := already_exported(self.context.payload.annotation, request.idempotency_key):
-            return repeat  # whatever the state store remembers (it may have been wiped)
+            # whatever the state store remembers (it may have been wiped); it gives the
+            # values of earlier replies while it remembers them
+            remembered = self.runtime.state_store.get(request.idempotency_key)
+            extract, content = self.settings.extract, self.target_content()
+            return with_extracted_values(extract, content, repeat, remembered)
         return self.runtime.duplicate_guard().run(request, self.resend_allowed(), self.send)
 
     def send(self, request: OutgoingRequest) -> HookAnswer:

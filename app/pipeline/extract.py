@@ -20,9 +20,11 @@ from defusedxml import DefusedXmlException
 from .. import messages
 from ..annotation import AnnotationContent
 from ..errors import TemplateError
-from ..messages import Message
+from ..messages import HookAnswer, Message
 from ..redaction import Redactor
 from ..reply_settings import ExtractRule, split_xml_path
+from ..state import DELIVERED, ExportRecord
+from .dedup import DuplicateGuard
 
 
 @dataclass
@@ -139,3 +141,43 @@ SELECTORS: dict[str, Callable[[str, ReplyContent], object]] = {
     "xml_path": by_xml_path,
     "regex": by_regex,
 }
+
+
+def with_extracted_values(
+    rules: tuple[ExtractRule, ...],
+    content: AnnotationContent,
+    repeat: HookAnswer,
+    remembered: ExportRecord | None,
+) -> HookAnswer:
+    """A repeat answered from a receipt, with the values its extract rules wrote.
+
+    A receipt holds no values. The state store's answer has them while it remembers
+    the export; the annotation has them once Rossum applied the first answer. Without
+    either, the export objects after this one would be rendered without them (a chain
+    would attach to the wrong invoice), so the repeat fails and nothing more is sent.
+    """
+    if not rules:
+        return repeat
+    if remembered is not None and remembered.state == DELIVERED:
+        return DuplicateGuard.repeat_answer(remembered)
+    unknown = [
+        rule.target_schema_id
+        for rule in rules
+        if not any(
+            (datapoint.get("content") or {}).get("value")
+            for datapoint in content.datapoints(rule.target_schema_id)
+        )
+    ]
+    if not unknown:
+        return repeat
+    names = ", ".join(repr(name) for name in dict.fromkeys(unknown))
+    return HookAnswer(
+        [
+            messages.error(
+                f"{repeat.messages[0].content.removesuffix('.')}, but the values its extract "
+                f"rules wrote are not known to this delivery (datapoint {names} is empty), "
+                "so the exports after it are not sent. Fill in the value from the target, "
+                "then export again."
+            )
+        ]
+    )
