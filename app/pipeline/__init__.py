@@ -102,8 +102,7 @@ def run_prepared(prepared: PreparedHook) -> HookAnswer:
         if outcome.failed:
             break
         prepared.context.take_values(outcome.operations)  # extracted ids for the next ones
-    redactor = prepared.redactor
-    answer.messages = [Message(m.type, redactor.text(m.content)) for m in answer.messages]
+    answer.mask(prepared.redactor.text)
     return answer
 
 
