@@ -1,6 +1,7 @@
 """The annotation's content tree (SPEC §3): sections → datapoints, multivalues → tuples."""
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterator, Mapping
 
 
 class AnnotationContent:
@@ -8,6 +9,21 @@ class AnnotationContent:
 
     def __init__(self, tree: list):
         self.tree = tree
+        self._own_tree = False  # the payload's tree is never changed: written to a copy
+
+    def set_values(self, values: Mapping[int, str]) -> None:
+        """Give datapoints (by id) new shown values, as Rossum will once it applies them.
+
+        The normalized value is dropped with the old one: typed templating then reads
+        the new shown value.
+        """
+        if not self._own_tree:
+            self.tree, self._own_tree = copy.deepcopy(self.tree), True
+        for node in self.nodes():
+            if node.get("category") == "datapoint" and node.get("id") in values:
+                content = node.get("content") if isinstance(node.get("content"), dict) else {}
+                content = {k: v for k, v in content.items() if k != "normalized_value"}
+                node["content"] = {**content, "value": values[node["id"]]}
 
     def nodes(self) -> Iterator[dict]:
         """Every node of the tree, depth first, in document order."""
