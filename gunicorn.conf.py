@@ -2,14 +2,27 @@
 # since an export spends its time waiting on Rossum and on the customer's API.
 import os
 import shutil
+import sys
 import tempfile
 
+
+def whole_number(name: str, default: int) -> int:
+    """An environment variable as a count of at least 1; else one line and exit status 1."""
+    raw = os.environ.get(name) or str(default)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        sys.exit(
+            f"rest-api-export cannot start: {name}={raw!r} is not a whole number of at least 1;"
+            f" for example {name}={default}"
+        )
+    return int(raw)
+
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = whole_number("WEB_CONCURRENCY", 2)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = whole_number("GUNICORN_THREADS", 8)
 # Above Rossum's longest hook timeout (60 s), so a slow export is not killed mid-request.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "90"))
+timeout = whole_number("GUNICORN_TIMEOUT", 90)
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
