@@ -1,9 +1,27 @@
 # gunicorn settings for an I/O-bound service: a few processes, many threads each,
 # since an export spends its time waiting on Rossum and on the customer's API.
+import importlib.util
 import os
 import shutil
 import sys
 import tempfile
+
+
+def check_environment() -> None:
+    """The service's environment checked here, in the master, before any worker starts.
+
+    app/config.py is loaded on its own (it imports nothing from the package), so the
+    master does not import the app; a value the service cannot use ends the start with
+    its one line, rather than each worker failing on it.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app", "config.py")
+    spec = importlib.util.spec_from_file_location("rest_api_export_config_check", path)
+    config = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    try:
+        config.Config.from_env()
+    except config.ConfigError as error:
+        sys.exit(f"rest-api-export cannot start: {error}")
 
 
 def whole_number(name: str, default: int) -> int:
@@ -17,6 +35,7 @@ def whole_number(name: str, default: int) -> int:
     return int(raw)
 
 
+check_environment()
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = whole_number("WEB_CONCURRENCY", 2)
 worker_class = "gthread"

@@ -1,7 +1,9 @@
 """Every environment variable the service reads, typed, with its default.
 
 Nothing else in the package reads ``os.environ``: the rest of the code gets its
-settings from ``current_app.config`` or from its arguments.
+settings from ``current_app.config`` or from its arguments. This module imports nothing
+from the package: gunicorn.conf.py loads it on its own to check the environment before
+any worker starts.
 """
 
 import math
