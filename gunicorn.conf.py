@@ -1,15 +1,47 @@
 # gunicorn settings for an I/O-bound service: a few processes, many threads each,
 # since an export spends its time waiting on Rossum and on the customer's API.
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 
+
+def check_environment() -> None:
+    """The service's environment checked here, in the master, before any worker starts.
+
+    app/config.py is loaded on its own (it imports nothing from the package), so the
+    master does not import the app; a value the service cannot use ends the start with
+    its one line, rather than each worker failing on it.
+    """
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app", "config.py")
+    spec = importlib.util.spec_from_file_location("rest_api_export_config_check", path)
+    config = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    try:
+        config.Config.from_env()
+    except config.ConfigError as error:
+        sys.exit(f"rest-api-export cannot start: {error}")
+
+
+def whole_number(name: str, default: int) -> int:
+    """An environment variable as a count of at least 1; else one line and exit status 1."""
+    raw = os.environ.get(name) or str(default)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        sys.exit(
+            f"rest-api-export cannot start: {name}={raw!r} is not a whole number of at least 1;"
+            f" for example {name}={default}"
+        )
+    return int(raw)
+
+
+check_environment()
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = whole_number("WEB_CONCURRENCY", 2)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = whole_number("GUNICORN_THREADS", 8)
 # Above Rossum's longest hook timeout (60 s), so a slow export is not killed mid-request.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "90"))
+timeout = whole_number("GUNICORN_TIMEOUT", 90)
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
