@@ -23,6 +23,8 @@ def handle_reply(
 ) -> HookAnswer:
     """Messages for the reply; the reply stored in Rossum; values extracted into operations."""
     outcome = HookAnswer([status_message(settings, request, reply, context.redactor)])
+    if reply.body_problem:
+        outcome.messages.append(unread_body_warning(settings, reply))
     # Stored also when the resolver says error: the next extensions need the reply.
     try:
         store_reply(settings, context, reply)
@@ -32,7 +34,7 @@ def handle_reply(
             messages.error(f"Export sent, but storing the reply in Rossum failed: {failure}")
         )
         return outcome
-    if settings.extract and not outcome.failed:
+    if settings.extract and not outcome.failed and not reply.body_problem:
         operations, notes = extract_operations(
             settings.extract, reply_document(reply), context.content, context.redactor
         )
@@ -59,6 +61,15 @@ def status_message(
     return messages.info(f"Exported: {answered}")
 
 
+def unread_body_warning(settings: ExportSettings, reply: Reply) -> Message:
+    """The body was not read whole (SPEC §11): delivered, but the body is not used."""
+    unused = ["not stored"] if settings.response_payload_reference_key else []
+    if settings.extract:
+        unused.append("no values extracted")
+    consequence = f" ({', '.join(unused)})" if unused else ""
+    return messages.warning(f"The reply's body {reply.body_problem}; it was ignored{consequence}.")
+
+
 def content_type_of(reply: Reply) -> str:
     return next((v for n, v in reply.headers if n.lower() == "content-type"), "")
 
@@ -78,6 +89,8 @@ def body_text(reply: Reply) -> str | None:
 
 def quote_body(reply: Reply, redactor: Redactor) -> str:
     """The reply body for a message: text trimmed to a readable length, binary summarised."""
+    if reply.body_problem:
+        return "(body not read)"
     if not reply.body:
         return "(empty body)"
     text = body_text(reply)
@@ -138,7 +151,7 @@ def store_reply(settings: ExportSettings, context: HookContext, reply: Reply) ->
         key = settings.response_headers_reference_key
         document = redactor.text(json.dumps(headers_document(reply), ensure_ascii=False))
         files[key] = (f"{key}.json", document.encode(), "application/json")
-    if settings.response_payload_reference_key:
+    if settings.response_payload_reference_key and not reply.body_problem:
         key = settings.response_payload_reference_key
         file_name, content_type = payload_file(key, reply)
         files[key] = (file_name, redactor.bytes(reply.body), content_type)
