@@ -27,7 +27,7 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> N
         try:
             requests.get(f"{url}/healthz", timeout=1)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or too slow to answer yet
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"{url} did not start (its log is in the test's tmp_path)")
