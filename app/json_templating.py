@@ -65,7 +65,8 @@ def is_operator(template) -> bool:
 
 def render_json(template, values: TemplateValues, scope: Scope, where: str):
     """The JSON value a template gives; :data:`OMIT` when an operator leaves it out."""
-    values = replace(values, datapoint=scope.value)
+    if values.datapoint != scope.value:  # bound once per scope, not per member
+        values = replace(values, datapoint=scope.value)
     if isinstance(template, str):
         return render_text(template, values, where)
     if is_operator(template):
