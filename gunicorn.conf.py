@@ -6,8 +6,12 @@ import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# gevent: a connection costs a greenlet until its request has arrived and while its
+# export waits on a slow target, so slow clients and slow targets do not hold up the
+# others (SPEC §11). gthread stays available; there a connection holds a thread.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread only
 # Above Rossum's longest hook timeout (60 s), so a slow export is not killed mid-request.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "90"))
 graceful_timeout = 30

@@ -34,7 +34,8 @@ class Config:
     # Asynchronous answers (SPEC §9).
     SYNC_WAIT_S: float = 20.0
     JOB_TTL_S: float = 3600.0
-    JOB_THREADS: int = 8
+    # At most this many exports run at once per worker; created as needed (gevent: greenlets).
+    JOB_THREADS: int = 100
     PUBLIC_URL: str = ""
     TRUST_PROXY: bool = False
     # Operability: metrics shared by gunicorn workers (set by gunicorn.conf.py).
