@@ -1,6 +1,6 @@
 # make run  — install into .venv (when needed) and serve with gunicorn on $PORT (default 8000)
 # make test — install the test extras into the same .venv, lint, and run the whole suite
-# make bench — measure overhead, throughput and memory (see README)
+# make bench — measure overhead, throughput, memory and limits (see README)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -42,6 +42,7 @@ test: lint
 # Not part of make test: it takes a few minutes and measures, rather than checks.
 bench: install-test
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.limits
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

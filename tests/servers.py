@@ -317,7 +317,8 @@ class MisbehavingTarget:
     """A raw-socket HTTP target that answers badly on purpose (SPEC §11 limits).
 
     ``behaviour``: ``huge`` (a 500 MB body, as fast as the client reads), ``endless``
-    (a chunked body that never ends), ``drip_before`` (the status line one byte per
+    (a chunked body that never ends), ``redirect_endless`` (a 307 to ``location`` with an
+    endless body), ``drip_before`` (the status line one byte per
     ``drip_s``), ``drip_after`` (status line and headers at once, then the body one
     byte per ``drip_s``). Each connection is served until the client hangs up.
     """
@@ -328,6 +329,7 @@ class MisbehavingTarget:
     def __init__(self, behaviour: str, drip_s: float = 1.0):
         self.behaviour = behaviour
         self.drip_s = drip_s
+        self.location = ""
         self.stopped = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
@@ -388,9 +390,20 @@ class MisbehavingTarget:
 
     def endless(self, connection: socket.socket) -> None:
         connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        self.endless_chunks(connection)
+
+    def endless_chunks(self, connection: socket.socket) -> None:
         chunk = b"%x\r\n%s\r\n" % (len(self.BLOCK), self.BLOCK)
         while not self.stopped.is_set():
             connection.sendall(chunk)
+
+    def redirect_endless(self, connection: socket.socket) -> None:
+        """A 307 to ``self.location`` whose body never ends."""
+        connection.sendall(
+            b"HTTP/1.1 307 Temporary Redirect\r\nLocation: %s\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" % self.location.encode()
+        )
+        self.endless_chunks(connection)
 
     def drip(self, connection: socket.socket, data: bytes) -> None:
         for byte in data:

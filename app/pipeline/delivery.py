@@ -81,6 +81,17 @@ def wire_body(request: OutgoingRequest, rewindable: bool):
     return headers, spool
 
 
+def skip_redirect_body(response: requests.Response, **kwargs) -> None:
+    """requests reads a redirect's body whole before following it; it is not read at all.
+
+    The connection is closed instead of drained, so a redirect with an endless body
+    costs nothing (the body of a redirect is never used).
+    """
+    if response.is_redirect:
+        response._content = b""
+        response.raw.close()
+
+
 class Delivery:
     """Sends export requests on a (per-thread) session with a retry policy per request."""
 
@@ -104,6 +115,7 @@ class Delivery:
                     data=data,
                     timeout=(policy.connect_timeout, policy.read_timeout),
                     stream=True,
+                    hooks={"response": skip_redirect_body},
                 )
             except requests.RequestException as exc:
                 raise self.failure(request, policy, attempt_log, exc, deadline.expired) from None
