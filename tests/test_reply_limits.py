@@ -11,8 +11,9 @@ import psutil
 import pytest
 import requests
 
-from tests.builders import build_payload, simple_settings
+from tests.builders import SECRETS, build_payload, simple_settings
 from tests.servers import MisbehavingTarget
+from tests.test_oauth import seed_client_credentials
 
 DEADLINE_S = 2.0
 MARGIN_S = 8.0  # a loaded 2-core machine
@@ -126,3 +127,25 @@ def test_a_redirect_with_an_endless_body_is_followed_without_reading_it(
     # Well inside the 5 s deadline of the test config: the body was never read.
     assert time.monotonic() - started < 4.5
     assert [r.path for r in target.requests] == ["/moved"]
+
+
+def test_a_token_endpoint_that_drips_is_cut_off_at_the_deadline(
+    make_app, payload_for, target, misbehaving
+):
+    client = make_app(TARGET_READ_TIMEOUT_S=DEADLINE_S).test_client()
+    endpoint = misbehaving("drip_before")
+    settings = seed_client_credentials(f"{endpoint.url}/oauth/token", f"{target.url}/in")
+
+    started = time.monotonic()
+    answer = client.post("/", json=payload_for(settings, secrets=SECRETS)).json
+
+    host = endpoint.url.removeprefix("http://")
+    assert answer["messages"] == [
+        {
+            "type": "error",
+            "content": f"Export failed (token): the token request to {host} failed: "
+            "no answer in time",
+        }
+    ]
+    assert DEADLINE_S - 0.5 < time.monotonic() - started < DEADLINE_S + MARGIN_S
+    assert target.requests == []
