@@ -136,9 +136,12 @@ def measure_service(worker_class: str) -> None:
                 hook_call(url, rossum.url, f"{target_server.url}/warm-up/{n}")
             idle = latencies(url, rossum.url, target_server.url, "idle")
             print(f"  normal export, idle:                    {summary(idle)}")
+            stuck_seconds = []
             stuck = [
                 threading.Thread(
-                    target=hook_call, args=(url, rossum.url, f"{dripping.url}/stuck/{n}")
+                    target=lambda n=n: stuck_seconds.append(
+                        hook_call(url, rossum.url, f"{dripping.url}/stuck/{n}")
+                    )
                 )
                 for n in range(STUCK_EXPORTS)
             ]
@@ -153,6 +156,11 @@ def measure_service(worker_class: str) -> None:
             dripping.stop()  # the stuck exports end (connection closed)
             for thread in stuck:
                 thread.join(timeout=60)
+            print(
+                f"  (the {STUCK_EXPORTS} stuck hook calls were answered after "
+                f"{min(stuck_seconds):.1f}–{max(stuck_seconds):.1f} s; "
+                f"the dripping target served {dripping.requests} requests)"
+            )
             stop = threading.Event()
             clients = slow_clients(url, SLOW_CLIENTS, stop)
             time.sleep(2)
