@@ -45,6 +45,10 @@ class HookAnswer:
             return self.outcome
         return "warning" if any(m.type == "warning" for m in self.messages) else "success"
 
+    def mask(self, redact) -> None:
+        """Pass every message's text through ``redact`` (a Redactor's ``text``)."""
+        self.messages = [Message(m.type, redact(m.content)) for m in self.messages]
+
     def to_json(self) -> dict:
         return {
             "messages": [message.to_json() for message in self.messages],

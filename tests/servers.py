@@ -16,6 +16,8 @@ from werkzeug.datastructures import Headers
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+ANNOTATION = re.compile(r"/api/v1/annotations/\d+")
+
 
 class ServerThread:
     """Serves a WSGI app on 127.0.0.1 and a free port until :meth:`stop`."""
@@ -228,6 +230,10 @@ class FakeRossum:
 
     def calls_to(self, path_prefix: str) -> list[RecordedRequest]:
         return [call for call in self.calls if call.path.startswith(path_prefix)]
+
+    def fetches(self) -> list[RecordedRequest]:
+        """The reads of files and content: every GET but of an annotation (its metadata)."""
+        return [c for c in self.calls if c.method == "GET" and not ANNOTATION.fullmatch(c.path)]
 
     def __call__(self, environ, start_response):
         request = Request(environ)

@@ -10,7 +10,8 @@ from ..redaction import Redactor
 from ..rossum import RossumClient, StoredFile
 from ..templating import TemplateValues
 from ..tokens import TokenKeeper
-from .dedup import KEY_MARKER
+from .dedup import KEY_MARKER, per_delivery_secret
+from .receipts import DueReceipts
 
 
 class HookContext:
@@ -22,6 +23,7 @@ class HookContext:
         self._files: dict[tuple, StoredFile] = {}
         self.redactor = redactor
         self.tokens: TokenKeeper | None = None  # set when an export object has auth
+        self.receipts = DueReceipts()  # of delivered exports, written with the next metadata
 
     @cached_property
     def content(self) -> AnnotationContent:
@@ -85,20 +87,36 @@ class HookContext:
             key: self.rossum.store_export_document(annotation, key, name, content, content_type)
             for key, (name, content, content_type) in files.items()
         }
-        self.rossum.add_annotation_metadata(annotation["url"], stored)
+        # Receipts of delivered exports ride along (SPEC §9): one PATCH for both.
+        self.rossum.update_annotation_metadata(
+            annotation["url"], lambda metadata: self.receipts.added_to({**metadata, **stored})
+        )
+        self.receipts.written()
 
     def template_values(
-        self, files: Mapping[str, bytes] | None = None, access_token: str | None = None
+        self,
+        files: Mapping[str, bytes] | None = None,
+        access_token: str | None = None,
+        stable: bool = False,
     ) -> TemplateValues:
+        """What placeholders render to; ``stable``: the per-delivery values (request id,
+        tokens) as fixed stand-ins — their placeholders' own text — for the idempotency key."""
         secrets = self.payload.secrets
         if access_token is not None:  # the token of this export's own auth object
             secrets = {**secrets, "access_token": access_token}
+        request_id = self.payload.request_id
+        if stable:
+            request_id = "#{request_id}"
+            secrets = {
+                name: f"{{secret.{name}}}" if per_delivery_secret(name) else value
+                for name, value in secrets.items()
+            }
         return TemplateValues(
             datapoint=self.content.value,
             secrets=secrets,
             variables={
                 "annotation_id": str(self.payload.annotation_id),
-                "request_id": self.payload.request_id,
+                "request_id": request_id,
                 "idempotency_key": KEY_MARKER,  # replaced by the key once it is derived
             },
             files=files or {},

@@ -11,6 +11,7 @@ from ..settings import ExportSettings
 from .context import HookContext
 from .delivery import OutgoingRequest, Reply
 from .extract import extract_operations
+from .receipts import note_delivered
 
 QUOTED_BODY_LIMIT = 1000
 
@@ -25,6 +26,8 @@ def handle_reply(
     outcome = HookAnswer([status_message(settings, request, reply, context.redactor)])
     if reply.body_problem:
         outcome.messages.append(unread_body_warning(settings, reply))
+    if not outcome.failed:  # delivered: its receipt goes with the stored replies' metadata
+        note_delivered(context.receipts, settings.deduplicate, request.idempotency_key)
     # Stored also when the resolver says error: the next extensions need the reply.
     try:
         store_reply(settings, context, reply)
@@ -149,7 +152,7 @@ def store_reply(settings: ExportSettings, context: HookContext, reply: Reply) ->
     files = {}
     if settings.response_headers_reference_key:
         key = settings.response_headers_reference_key
-        document = redactor.text(json.dumps(headers_document(reply), ensure_ascii=False))
+        document = json.dumps(redactor.tree(headers_document(reply)), ensure_ascii=False)
         files[key] = (f"{key}.json", document.encode(), "application/json")
     if settings.response_payload_reference_key and not reply.body_problem:
         key = settings.response_payload_reference_key
