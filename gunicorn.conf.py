@@ -1,4 +1,4 @@
-# gunicorn settings for an I/O-bound service: a few processes, many threads each,
+# gunicorn settings for an I/O-bound service: a few processes, many concurrent requests each,
 # since an export spends its time waiting on Rossum and on the customer's API.
 import os
 import shutil
