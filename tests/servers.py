@@ -323,10 +323,10 @@ class MisbehavingTarget:
     """A raw-socket HTTP target that answers badly on purpose (SPEC §11 limits).
 
     ``behaviour``: ``huge`` (a 500 MB body, as fast as the client reads), ``endless``
-    (a chunked body that never ends), ``redirect_endless`` (a 307 to ``location`` with an
-    endless body), ``drip_before`` (the status line one byte per
-    ``drip_s``), ``drip_after`` (status line and headers at once, then the body one
-    byte per ``drip_s``). Each connection is served until the client hangs up.
+    (a chunked body that never ends), ``redirect_endless`` (a 307 with an endless body to
+    ``location``, a path of this server that answers 201), ``drip_before`` (the status
+    line one byte per ``drip_s``), ``drip_after`` (status line and headers at once, then
+    the body one byte per ``drip_s``). Each connection is served until the client hangs up.
     """
 
     HUGE_BYTES = 500 * 1024 * 1024
@@ -335,7 +335,8 @@ class MisbehavingTarget:
     def __init__(self, behaviour: str, drip_s: float = 1.0):
         self.behaviour = behaviour
         self.drip_s = drip_s
-        self.location = ""
+        self.location = ""  # a path on this server: redirect_endless points there
+        self.paths: list[str] = []
         self.stopped = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
@@ -367,14 +368,18 @@ class MisbehavingTarget:
         with connection:
             connection.settimeout(5)
             try:
-                self.read_request(connection)
+                self.paths.append(self.read_request(connection))
                 self.requests += 1
-                getattr(self, self.behaviour)(connection)
+                if self.paths[-1] == self.location:  # where a redirect points: a plain answer
+                    connection.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+                else:
+                    getattr(self, self.behaviour)(connection)
             except OSError:
                 pass  # the client hung up: what these targets wait for
 
     @staticmethod
-    def read_request(connection: socket.socket) -> None:
+    def read_request(connection: socket.socket) -> str:
+        """Read one request; its path."""
         received = b""
         while b"\r\n\r\n" not in received:
             chunk = connection.recv(65536)
@@ -386,6 +391,7 @@ class MisbehavingTarget:
         remaining = int(length[1]) - len(body) if length else 0
         while remaining > 0:
             remaining -= len(connection.recv(min(remaining, 65536)) or b"x" * remaining)
+        return head.split(b" ", 2)[1].decode()
 
     def huge(self, connection: socket.socket) -> None:
         connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {self.HUGE_BYTES}\r\n\r\n".encode())

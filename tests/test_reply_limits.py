@@ -114,19 +114,18 @@ def test_a_status_line_that_drips_is_cut_off_at_the_deadline_as_an_unknown_outco
 
 
 def test_a_redirect_with_an_endless_body_is_followed_without_reading_it(
-    client, payload_for, target, misbehaving
+    client, payload_for, misbehaving
 ):
-    target.reply_with(201)
     redirector = misbehaving("redirect_endless")
-    redirector.location = f"{target.url}/moved"
+    redirector.location = "/moved"
 
     started = time.monotonic()
     answer = client.post("/", json=payload_for(simple_settings(f"{redirector.url}/in"))).json
 
-    assert answer["messages"][0]["content"].endswith("answered 201 CREATED"), answer
+    assert answer["messages"][0]["content"].endswith("answered 201 Created"), answer
     # Well inside the 5 s deadline of the test config: the body was never read.
     assert time.monotonic() - started < 4.5
-    assert [r.path for r in target.requests] == ["/moved"]
+    assert redirector.paths == ["/in", "/moved"]
 
 
 def test_a_token_endpoint_that_drips_is_cut_off_at_the_deadline(

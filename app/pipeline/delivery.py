@@ -115,7 +115,8 @@ class Delivery:
                     data=data,
                     timeout=(policy.connect_timeout, policy.read_timeout),
                     stream=True,
-                    hooks={"response": skip_redirect_body},
+                    # Per-request hooks replace the session's: keep those (redirect checks).
+                    hooks={"response": [*self.session.hooks["response"], skip_redirect_body]},
                 )
             except requests.RequestException as exc:
                 raise self.failure(request, policy, attempt_log, exc, deadline.expired) from None
