@@ -1,6 +1,7 @@
 """The annotation's content tree (SPEC §3): sections → datapoints, multivalues → tuples."""
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 
 
@@ -13,6 +14,22 @@ class AnnotationContent:
 
     def __init__(self, tree: list):
         self.tree = tree
+        self._own_tree = False  # the payload's tree is never changed: written to a copy
+
+    def set_values(self, values: Mapping[int, str]) -> None:
+        """Give datapoints (by id) new shown values, as Rossum will once it applies them.
+
+        The normalized value is dropped with the old one: typed templating then reads
+        the new shown value.
+        """
+        if not self._own_tree:
+            self.tree, self._own_tree = copy.deepcopy(self.tree), True
+            self.__dict__.pop("by_schema_id", None)  # the index held the payload's nodes
+        for node in self.nodes():
+            if node.get("category") == "datapoint" and node.get("id") in values:
+                content = node.get("content") if isinstance(node.get("content"), dict) else {}
+                content = {k: v for k, v in content.items() if k != "normalized_value"}
+                node["content"] = {**content, "value": values[node["id"]]}
 
     def nodes(self) -> Iterator[dict]:
         """Every node of the tree, depth first, in document order."""
@@ -49,7 +66,8 @@ class AnnotationContent:
 
         A datapoint without content (a button) or with a null value gives ``""``.
         """
-        datapoint = next(iter(self.datapoints(schema_id)), None)
+        nodes = self.with_schema_id(schema_id)
+        datapoint = next((n for n in nodes if n.get("category") == "datapoint"), None)
         return None if datapoint is None else shown_value(datapoint)
 
 

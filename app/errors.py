@@ -72,6 +72,10 @@ class ExportError(ServiceError):
 
     step = "export"
 
+    def describe(self) -> str:
+        """The failure as the hook message words it."""
+        return f"Export failed ({self.step}): {self}"
+
 
 class TemplateError(ExportError):
     """A placeholder could not be rendered (missing datapoint, secret, unknown name)."""

@@ -1,13 +1,17 @@
 """Blueprint: the Rossum hook endpoints ``POST /`` and ``POST /export`` (SPEC §2, §3)."""
 
+import logging
+
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .jobs import Accepted
 from .messages import HookAnswer
-from .payload import EXPORT_EVENTS, HookPayload, event_of, parse_json_body, parse_payload
+from .payload import HookPayload, ignored_call, parse_json_body, parse_payload
 from .redaction import Redactor, bind, unbind
 from .security import check_rossum_urls, verify_signature
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("hooks", __name__)
 
@@ -18,7 +22,9 @@ def hook_call():
     body = read_body()
     verify_signature(body, request.headers, current_app.config["HOOK_SECRET"])
     data = parse_json_body(body)
-    if event_of(data) not in EXPORT_EVENTS:
+    ignored = ignored_call(data)
+    if ignored is not None:
+        log.info("ignored %s: only an export exports; nothing sent", ignored)
         return jsonify(HookAnswer().to_json())
     payload, redactor = checked_payload(data)
     answer = current_app.extensions["jobs"].answer(payload, redactor)

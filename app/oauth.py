@@ -3,17 +3,20 @@
 ``grant_type=client_credentials`` goes through ``BackendApplicationClient``,
 ``grant_type=password`` (or ``username`` + ``password`` without a grant type)
 through ``LegacyApplicationClient``; any other grant type is posted as given.
-Every field of ``auth.data`` is sent in the body as configured. Provider quirks
-(a JSON body, a token under ``token_path``) are compliance hooks on the session.
+Every field of ``auth.data`` is sent in the body as configured — except, with
+``client_auth: "basic"``, the client credentials, which go in an HTTP Basic header
+(RFC 6749 §2.3.1). Provider quirks (a JSON body, a token under ``token_path``) are
+compliance hooks on the session.
 """
 
+import base64
 import contextvars
 import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import reduce
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from oauthlib.oauth2 import (
@@ -41,6 +44,7 @@ for _chatty in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_chatty).setLevel(logging.WARNING)
 
 QUOTED_ERROR_LIMIT = 300
+CLIENT_CREDENTIALS = ("client_id", "client_secret")
 
 # requests-oauthlib refuses plain-http token URLs unless OAUTHLIB_INSECURE_TRANSPORT is
 # set for the whole process. We allow exactly the configured http URL, only within the
@@ -75,6 +79,14 @@ class TokenRequest:
     headers: dict
     data: dict
     token_path: str | None
+    client_auth: str = "body"  # or "basic": client_id/client_secret as HTTP Basic
+
+    @property
+    def body_fields(self) -> dict:
+        """What the body carries: every auth.data field, less what HTTP Basic carries."""
+        if self.client_auth != "basic":
+            return dict(self.data)
+        return {n: v for n, v in self.data.items() if n not in CLIENT_CREDENTIALS}
 
     @property
     def host(self) -> str:
@@ -117,6 +129,11 @@ class TokenEndpoint:
         allowed = _allowed_http_token_url.set(
             request.url if request.url.lower().startswith("http://") else None
         )
+        if request.client_auth == "basic":
+            # The header's forms of the secret are masked too, should an echo quote them.
+            basic = ClientBasicAuth.of(request.data)
+            self.redactor.add(form_encoded(basic.client_secret))
+            self.redactor.add(basic.header_value().partition(" ")[2])
         try:
             with answer_deadline(self.timeout[1]) as deadline:  # the whole answer (SPEC §11)
                 reply = self.send(request)
@@ -140,6 +157,7 @@ class TokenEndpoint:
         """The token reply in the OAuth2 shape, through requests-oauthlib where the grant fits."""
         data = dict(request.data)
         grant_type = data.get("grant_type")
+        basic = ClientBasicAuth.of(data) if request.client_auth == "basic" else None
         if grant_type == "client_credentials":
             client = BackendApplicationClient(client_id=data.get("client_id"))
         elif grant_type == "password" or (
@@ -152,8 +170,9 @@ class TokenEndpoint:
                     request.method,
                     request.url,
                     headers=request.headers,
+                    auth=basic,
                     timeout=self.timeout,
-                    **body_arguments(request, data),
+                    **body_arguments(request, request.body_fields),
                 )
             return self.oauth2_shaped(request, response)
         session = harden(OAuth2Session(client=client), self.allow_private_targets)
@@ -165,12 +184,17 @@ class TokenEndpoint:
             "access_token_response", lambda response: self.normalised(request, response)
         )
         extra = {k: v for k, v in data.items() if k not in ("grant_type", "client_id")}
+        if basic:  # the header carries the credentials; the body leaves them out
+            extra.pop("client_secret", None)
         with session:
             return session.fetch_token(
                 request.url,
                 method=request.method,
                 headers={"Accept": "application/json", **request.headers},
-                include_client_id=True,
+                # Without auth= requests-oauthlib would build its own Basic header, one
+                # that skips RFC 6749's form-encoding of the id and secret.
+                include_client_id=basic is None,
+                auth=basic,
                 timeout=self.timeout,
                 username=extra.pop("username", None),
                 password=extra.pop("password", None),
@@ -182,7 +206,7 @@ class TokenEndpoint:
     def as_configured(request: TokenRequest, url, headers, kwargs):
         """Compliance hook: every auth.data field sent as written, as JSON when configured."""
         placement = "params" if "params" in kwargs else "data"
-        fields = {**kwargs.get(placement, {}), **request.data}
+        fields = {**kwargs.get(placement, {}), **request.body_fields}
         if placement == "data" and request.sends_json:
             return url, headers, {"json": fields}
         return url, headers, {placement: fields}
@@ -244,6 +268,38 @@ class TokenEndpoint:
             lifetime = None
         expires_at = datetime.now(timezone.utc) + timedelta(seconds=lifetime) if lifetime else None
         return AccessToken(reply["access_token"], expires_at)
+
+
+def form_encoded(value: str) -> str:
+    """RFC 6749 Appendix B's application/x-www-form-urlencoded encoding of one value.
+
+    A space is written ``%20``, not ``+``: both decode to a space under the form
+    rule, and ``%20`` also survives servers that percent-decode only (Authlib).
+    """
+    return quote(value, safe="")
+
+
+@dataclass(frozen=True)
+class ClientBasicAuth(requests.auth.AuthBase):
+    """The client's credentials as HTTP Basic, each form-encoded first (RFC 6749 §2.3.1)."""
+
+    client_id: str
+    client_secret: str
+
+    @classmethod
+    def of(cls, data: dict) -> "ClientBasicAuth":
+        return cls(data.get("client_id", ""), data.get("client_secret", ""))
+
+    def header_value(self) -> str:
+        pair = f"{form_encoded(self.client_id)}:{form_encoded(self.client_secret)}"
+        return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self.header_value()
+        return request
+
+    def __repr__(self) -> str:  # never the secret, should anything print the object
+        return f"ClientBasicAuth(client_id={self.client_id!r})"
 
 
 def body_arguments(request: TokenRequest, data: dict) -> dict:

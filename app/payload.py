@@ -8,7 +8,10 @@ from .errors import PayloadError, Problem
 from .json_limits import InvalidJSON, load_json
 from .validation import StringMapping, json_type, problems_from
 
-EXPORT_EVENTS = frozenset({"annotation_content", "annotation_status"})
+# The only calls that export (SPEC §3); an annotation_status call also needs the
+# annotation's status to be "exporting".
+EXPORT_ACTIONS = frozenset({("annotation_content", "export"), ("annotation_status", "changed")})
+EXPORTING_STATUS = "exporting"
 
 
 class LenientSchema(Schema):
@@ -99,6 +102,25 @@ def event_of(data: dict) -> str:
         message = "is required" if event is None else f"must be a string, not {json_type(event)}"
         raise PayloadError([Problem("event", message)])
     return event
+
+
+def ignored_call(data: dict) -> str | None:
+    """What a call that must not export is (``annotation_content updated``...), else None.
+
+    Any other event or action — an edit, a confirmation, a status change to anything
+    but ``exporting`` — is answered with nothing: a hook registered for more events
+    than it should must never send an invoice on every edit.
+    """
+    event, action = event_of(data), data.get("action")
+    described = f"{event} {action}" if isinstance(action, str) else f"{event} without an action"
+    if (event, action) not in EXPORT_ACTIONS:
+        return described
+    annotation = data.get("annotation")
+    if event == "annotation_status" and isinstance(annotation, dict):
+        status = annotation.get("status")
+        if status != EXPORTING_STATUS:
+            return f"{described} to status {status!r}"
+    return None  # an export call; a malformed annotation is the payload check's to answer
 
 
 def parse_payload(data: dict) -> HookPayload:

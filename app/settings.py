@@ -7,11 +7,11 @@ an unknown key anywhere is an error naming its path, so a typo is never ignored.
 import json
 from dataclasses import dataclass, field, replace
 
-import jmespath
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .errors import Problem, SettingsError
 from .json_limits import json_problem
+from .reply_settings import ExtractRuleSchema, ReplyRuleSchema
 from .validation import (
     HttpMethod,
     JsonTemplate,
@@ -19,21 +19,13 @@ from .validation import (
     StrictSchema,
     StringMapping,
     TemplateMapping,
+    described,
     json_type,
+    one_of,
     problems_from,
 )
 
 FILE_PLACEHOLDERS = ("#{file_content}", "#{original_file}")
-
-
-def described(description: str, **kwargs) -> dict:
-    """Field keyword arguments with a description (used by the settings JSON Schema)."""
-    return {"metadata": {"description": description}, **kwargs}
-
-
-def one_of(choices) -> validate.OneOf:
-    return validate.OneOf(choices, error="must be one of {choices}, not {input!r}")
-
 
 STATUS_CODE = fields.Integer(strict=True, validate=validate.Range(100, 599))
 
@@ -59,18 +51,13 @@ class AuthSettings:
     data: dict = field(default_factory=dict)
     token_path: str | None = None
     refresh_status_codes: tuple = ()
+    client_auth: str = "body"
 
 
 @dataclass(frozen=True)
 class StatusCodeResolver:
     error: tuple = ()
     warning: tuple = ()
-
-
-@dataclass(frozen=True)
-class ExtractRule:
-    value_path: str
-    target_schema_id: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +74,9 @@ class ExportSettings:
     transcript_reference_key: str | None = None
     status_code_resolver: StatusCodeResolver | None = None
     mode: str = "wait"
+    iterate_over: str | None = None
     extract: tuple = ()
+    reply_rules: tuple = ()
     deduplicate: bool = True
 
 
@@ -165,6 +154,19 @@ class AuthSchema(StrictSchema):
     refresh_status_codes = fields.List(
         STATUS_CODE, **described("statuses besides 401 that mean the token expired")
     )
+    client_auth = fields.String(
+        **described(
+            "how the client authenticates: body (client_id/client_secret in the body, as "
+            "written) or basic (as HTTP Basic credentials, RFC 6749 §2.3.1)",
+            load_default="body",
+            validate=one_of(["body", "basic"]),
+        )
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def check_basic_has_client_id(self, data, **kwargs):
+        if data.get("client_auth") == "basic" and "client_id" not in data.get("data", {}):
+            raise ValidationError("basic needs client_id in auth.data", "client_auth")
 
     @post_load(pass_original=True)
     def make_auth(self, data, original, **kwargs):
@@ -180,30 +182,6 @@ class StatusCodeResolverSchema(StrictSchema):
     @post_load
     def make_resolver(self, data, **kwargs):
         return StatusCodeResolver(**{key: tuple(codes) for key, codes in data.items()})
-
-
-def jmespath_expression(expression: str) -> None:
-    try:
-        jmespath.compile(expression)
-    except jmespath.exceptions.JMESPathError as error:
-        raise ValidationError(
-            f"is not a valid JMESPath expression ({error.__class__.__name__})"
-        ) from None
-
-
-class ExtractRuleSchema(StrictSchema):
-    value_path = fields.String(
-        **described(
-            "JMESPath into {status_code, headers, body} of the reply",
-            required=True,
-            validate=jmespath_expression,
-        )
-    )
-    target_schema_id = fields.String(**described("datapoint to write the value to", required=True))
-
-    @post_load
-    def make_rule(self, data, **kwargs):
-        return ExtractRule(**data)
 
 
 class ExportSchema(StrictSchema):
@@ -226,8 +204,18 @@ class ExportSchema(StrictSchema):
             validate=one_of(["wait", "retry"]),
         )
     )
+    iterate_over = fields.String(
+        **described(
+            "schema_id of a multivalue's rows (line_item): the request is sent once per row, "
+            "the row the scope of its placeholders"
+        )
+    )
     extract = fields.List(
         fields.Nested(ExtractRuleSchema), **described("write reply values into the annotation")
+    )
+    reply_rules = fields.List(
+        fields.Nested(ReplyRuleSchema),
+        **described("messages and failure decided from the reply's content, in order"),
     )
     deduplicate = fields.Boolean(
         **described(
@@ -241,6 +229,7 @@ class ExportSchema(StrictSchema):
     @post_load
     def make_export(self, data, **kwargs):
         data["extract"] = tuple(data.get("extract", ()))
+        data["reply_rules"] = tuple(data.get("reply_rules", ()))
         return ExportSettings(**data)
 
 

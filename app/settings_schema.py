@@ -9,7 +9,8 @@ once more here, in JSON Schema terms, next to a test that holds the two together
 from marshmallow import Schema, fields, validate
 
 from .json_templating import OPERATORS, VALUE_TYPES
-from .settings import ExportConfigsSchema, ExportSchema, RequestSchema
+from .reply_settings import SELECTORS, ExtractRuleSchema
+from .settings import AuthSchema, ExportConfigsSchema, ExportSchema, RequestSchema
 from .validation import HttpMethod, JsonTemplate, LegacyBody, StringMapping, TemplateMapping
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -30,6 +31,22 @@ REQUEST_RULES = {
         },
     ],
 }
+
+# AuthSchema.check_basic_has_client_id, in JSON Schema.
+AUTH_RULES = {
+    "if": {"required": ["client_auth"], "properties": {"client_auth": {"const": "basic"}}},
+    "then": {"required": ["data"], "properties": {"data": {"required": ["client_id"]}}},
+}
+
+# ExtractRuleSchema.check_one_selector, in JSON Schema.
+EXTRACT_RULES = {"oneOf": [{"required": [name]} for name in SELECTORS]}
+
+# Rules of schema-level validators, stated in JSON Schema, by the schema they belong to.
+SCHEMA_RULES = (
+    (RequestSchema, REQUEST_RULES),
+    (AuthSchema, AUTH_RULES),
+    (ExtractRuleSchema, EXTRACT_RULES),
+)
 
 
 def operator_definition(name: str) -> dict:
@@ -155,8 +172,9 @@ def object_schema(schema: Schema) -> dict:
     required = [name for name, f in schema.fields.items() if f.required]
     if required:
         result["required"] = required
-    if isinstance(schema, RequestSchema):
-        result.update(REQUEST_RULES)
+    for schema_class, rules in SCHEMA_RULES:
+        if isinstance(schema, schema_class):
+            result.update(rules)
     return result
 
 

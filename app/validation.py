@@ -3,10 +3,19 @@
 import difflib
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .errors import Problem
 from .json_templating import is_operator, operator_problems
+
+
+def described(description: str, **kwargs) -> dict:
+    """Field keyword arguments with a description (used by the settings JSON Schema)."""
+    return {"metadata": {"description": description}, **kwargs}
+
+
+def one_of(choices) -> validate.OneOf:
+    return validate.OneOf(choices, error="must be one of {choices}, not {input!r}")
 
 
 class StrictSchema(Schema):

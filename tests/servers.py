@@ -4,6 +4,7 @@ Both are real HTTP servers (werkzeug, threaded, on a free loopback port), so wha
 they record is what went over the wire, parsed as a receiving framework would.
 """
 
+import base64
 import itertools
 import json
 import re
@@ -11,6 +12,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
 
 from werkzeug.datastructures import Headers
 from werkzeug.serving import make_server
@@ -121,6 +123,9 @@ class TokenEndpoint:
 
     ``required`` maps body (or query) fields to the values it insists on; a mismatch
     is answered ``401 invalid_client``, echoing the client_secret as bad servers do.
+    With ``basic_only`` (Authlib's stock server) ``client_id``/``client_secret`` must come
+    as HTTP Basic credentials, decoded with ``basic_decode`` (RFC 6749's form rule by
+    default), and never in the body.
     """
 
     def __init__(self, required: dict, expires_in: int | None = 3600):
@@ -132,6 +137,19 @@ class TokenEndpoint:
         self.lock = threading.Lock()
         self.shape = lambda token: {"access_token": token, "token_type": "Bearer"}
         self.delay_s = 0.0
+        self.basic_only = False
+        self.basic_decode = unquote_plus
+
+    def basic_credentials(self, request: Request) -> dict:
+        """client_id/client_secret of an ``Authorization: Basic`` header; {} without one."""
+        scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Basic":
+            return {}
+        client_id, _, client_secret = base64.b64decode(encoded).decode().partition(":")
+        return {
+            "client_id": self.basic_decode(client_id),
+            "client_secret": self.basic_decode(client_secret),
+        }
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -144,6 +162,17 @@ class TokenEndpoint:
         wrong_headers = any(
             request.headers.get(name) != value for name, value in self.required_headers.items()
         )
+        if self.basic_only:
+            if "client_id" in fields or "client_secret" in fields:
+                return json_response(
+                    {
+                        "error": "invalid_client",
+                        "error_description": "The client cannot authenticate with methods: "
+                        "['client_secret_basic']",
+                    },
+                    401,
+                )(environ, start_response)
+            fields = {**fields, **self.basic_credentials(request)}
         if wrong_headers or any(fields.get(k) != v for k, v in self.required.items()):
             return json_response(
                 {

@@ -1,9 +1,11 @@
 """OAuth2 end to end (SPEC §6): a real token endpoint, a target that wants the token."""
 
+import base64
 import hashlib
 import json
 import logging
 from datetime import datetime, timedelta, timezone
+from urllib.parse import quote, unquote, unquote_plus
 
 import pytest
 
@@ -339,3 +341,96 @@ def test_parallel_exports_of_one_hook_share_one_token_request(
 
     assert [a["messages"][0]["type"] for a in answers] == ["info"] * 3, answers
     assert len(token_endpoint.requests) == 1
+
+
+# Characters RFC 6749's form-encoding changes: ':' (the Basic separator), space, '+',
+# '%', '&', '/', '=' and non-ASCII.
+TRICKY_SECRET = "s3:cr t+%2B&/=é"
+TRICKY_CLIENT_ID = "client:7 ü"
+
+
+@pytest.fixture
+def basic_only_endpoint():
+    """An authorization server that accepts client credentials only as HTTP Basic."""
+    endpoint = TokenEndpoint(
+        required={"client_id": TRICKY_CLIENT_ID, "client_secret": TRICKY_SECRET}
+    )
+    endpoint.basic_only = True
+    server = ServerThread(endpoint).start()
+    endpoint.url = f"{server.url}/oauth/token"
+    yield endpoint
+    server.stop()
+
+
+def basic_settings(token_url: str, target_url: str, client_auth: str | None, **data) -> dict:
+    auth = {
+        "url": token_url,
+        "data": {
+            "client_id": "{secret.client_id}",
+            "client_secret": "{secret.client_secret}",
+            **data,
+        },
+    }
+    if client_auth:
+        auth["client_auth"] = client_auth
+    return {**simple_settings(target_url), "auth": auth}
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [
+        {"grant_type": "client_credentials", "scope": "invoice.create"},
+        {"grant_type": "password", "username": "erp user", "password": "pa55 word"},
+        {"grant_type": "urn:example:custom"},  # sent as given, credentials still as Basic
+    ],
+)
+@pytest.mark.parametrize(
+    "decode",
+    [unquote_plus, unquote],
+    ids=["rfc6749-form-decoding", "percent-decoding-only-as-authlib"],
+)
+def test_client_auth_basic_reaches_an_endpoint_that_accepts_only_basic(
+    post_hook, payload_for, fake_rossum, basic_only_endpoint, target, caplog, grant, decode
+):
+    caplog.set_level(logging.DEBUG)
+    basic_only_endpoint.basic_decode = decode
+    target.accepted_tokens = {"token-1"}
+    secrets = {"client_id": TRICKY_CLIENT_ID, "client_secret": TRICKY_SECRET}
+    settings = basic_settings(basic_only_endpoint.url, f"{target.url}/in", "basic", **grant)
+
+    _, answer = post_hook(payload_for(settings, secrets=secrets))
+
+    assert [m["type"] for m in answer["messages"]] == ["info"], answer
+    [token_request] = basic_only_endpoint.requests
+    assert token_request.form == grant  # the credentials are not in the body
+    credentials = base64.b64decode(token_request.headers["Authorization"].split(" ")[1])
+    client_id, _, client_secret = credentials.decode().partition(":")
+    assert (unquote_plus(client_id), unquote_plus(client_secret)) == (
+        TRICKY_CLIENT_ID,
+        TRICKY_SECRET,
+    )
+    assert client_secret == quote(TRICKY_SECRET, safe="")  # every reserved character encoded
+    assert target.requests[0].headers["Authorization"] == "Bearer token-1"
+    assert TRICKY_SECRET not in json.dumps(answer) + caplog.text
+
+
+def test_credentials_in_the_body_are_refused_by_a_basic_only_endpoint(
+    post_hook, payload_for, basic_only_endpoint, target
+):
+    secrets = {"client_id": TRICKY_CLIENT_ID, "client_secret": TRICKY_SECRET}
+    settings = basic_settings(
+        basic_only_endpoint.url, f"{target.url}/in", None, grant_type="client_credentials"
+    )
+
+    _, answer = post_hook(payload_for(settings, secrets=secrets))
+
+    host = basic_only_endpoint.url.split("/")[2]
+    assert answer["messages"] == [
+        {
+            "type": "error",
+            "content": f"Export failed (token): the token endpoint {host} answered 401: "
+            "invalid_client: The client cannot authenticate with methods: "
+            "['client_secret_basic']",
+        }
+    ]
+    assert target.requests == []

@@ -9,7 +9,7 @@ import responses
 from responses import matchers
 
 from app.errors import AuthError
-from app.oauth import TokenEndpoint, TokenRequest
+from app.oauth import ClientBasicAuth, TokenEndpoint, TokenRequest
 from app.redaction import Redactor
 from app.tokens import parse_expiry, stored_token
 
@@ -190,3 +190,30 @@ def test_stored_tokens_and_expiry_parsing():
     assert parse_expiry("2030-01-01T00:00:00Z").year == 2030
     assert parse_expiry("garbage").year == 1970
     assert json.dumps(parse_expiry("2030-01-01T00:00:00").isoformat()).endswith('+00:00"')
+
+
+@responses.activate
+def test_a_token_endpoint_echoing_the_basic_credentials_gets_them_masked():
+    secret = "s3cr3t value/+"
+    credentials = ClientBasicAuth("my-client", secret).header_value()
+    responses.post(
+        URL, status=401, json={"error": "invalid_client", "error_description": credentials}
+    )
+    request = TokenRequest(
+        URL,
+        "POST",
+        {},
+        {"grant_type": "client_credentials", "client_id": "my-client", "client_secret": secret},
+        None,
+        "basic",
+    )
+
+    with pytest.raises(AuthError) as raised:
+        TokenEndpoint(2, 5, Redactor()).fetch(request)
+
+    assert (
+        str(raised.value)
+        == "the token endpoint login.example.com answered 401: invalid_client: Basic ********"
+    )
+    assert sent_fields(responses.calls[0]) == {"grant_type": "client_credentials"}
+    assert secret not in repr(ClientBasicAuth("my-client", secret))

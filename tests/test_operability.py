@@ -11,7 +11,7 @@ import pytest
 from app.settings_schema import settings_json_schema
 from tests.builders import FIXTURES, SECRETS, simple_settings
 from tests.conftest import CSV, PDF
-from tests.test_settings import INVALID_SETTINGS
+from tests.test_settings import INVALID_EXPRESSIONS, INVALID_SETTINGS
 
 SEED = json.loads((FIXTURES / "seed_examples.json").read_text())
 SCHEMA_VALIDATOR = jsonschema.Draft7Validator(settings_json_schema())
@@ -40,6 +40,22 @@ VALID_SETTINGS = [
     {"export_configs": [INVOICE, SEED["Simple REST API call"]]},
     {"request": {"url": "https://x.example", "method": "put"}},
     {
+        "request": {"url": "https://x.example"},
+        "auth": {"url": "https://t.example", "client_auth": "basic", "data": {"client_id": "c"}},
+    },
+    {
+        "request": {"url": "https://x.example"},
+        "extract": [
+            {"value_path": "body.id", "target_schema_id": "a"},
+            {"xml_path": "./Invoice/@id", "target_schema_id": "b"},
+            {"regex": "id=(\\d+)", "target_schema_id": "c"},
+        ],
+        "reply_rules": [
+            {"when": "body.errors", "type": "error", "message": "refused", "details": "body"},
+            {"when": "status_code == `202`", "type": "info", "message": "queued"},
+        ],
+    },
+    {
         "request": {
             "url": "https://x.example",
             "data": {"a": "@{b}"},
@@ -57,7 +73,7 @@ def test_validate_accepts_every_documented_example(client):
         assert (response.status_code, response.json) == (200, {"valid": True})
 
 
-@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS)
+@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS + INVALID_EXPRESSIONS)
 def test_validate_lists_every_problem_with_its_path(client, settings, problems):
     response = client.post("/validate", json=settings)
 
@@ -84,6 +100,29 @@ def test_the_settings_schema_is_draft_7_with_descriptions(client):
     missing = [key for key, value in export.items() if not value.get("description")]
     assert missing == []
     assert export["mode"]["enum"] == ["wait", "retry"] and export["mode"]["default"] == "wait"
+
+
+def test_the_settings_schema_knows_the_multi_step_keys(client):
+    export = client.get("/settings-schema").json["oneOf"][0]["properties"]
+
+    assert export["iterate_over"]["type"] == "string"
+    client_auth = export["auth"]["properties"]["client_auth"]
+    assert (client_auth["enum"], client_auth["default"]) == (["body", "basic"], "body")
+    rule = export["reply_rules"]["items"]
+    assert rule["required"] == ["when", "type", "message"]
+    assert rule["properties"]["type"]["enum"] == ["error", "warning", "info"]
+    extract_rule = export["extract"]["items"]
+    assert set(extract_rule["properties"]) == {
+        "value_path",
+        "xml_path",
+        "regex",
+        "target_schema_id",
+    }
+    assert extract_rule["oneOf"] == [
+        {"required": ["value_path"]},
+        {"required": ["xml_path"]},
+        {"required": ["regex"]},
+    ]
 
 
 @pytest.mark.parametrize("settings", VALID_SETTINGS)

@@ -29,6 +29,13 @@ def test_defaults_are_filled_in():
     assert export.path == ""
 
 
+@pytest.mark.parametrize(("written", "loaded"), [({}, "body"), ({"client_auth": "basic"}, "basic")])
+def test_client_auth_defaults_to_the_body(written, loaded):
+    [export] = load_settings({"request": REQUEST, "auth": {**AUTH, **written}})
+
+    assert export.auth.client_auth == loaded
+
+
 def test_string_data_is_the_older_spelling_of_content():
     [export] = load_settings({"request": {"url": "https://x.example", "data": "#{file_content}"}})
 
@@ -59,6 +66,9 @@ def test_export_configs_keep_their_order_and_paths():
 
 
 REQUEST = {"url": "https://erp.example.com"}
+RULE = {"when": "body.errors", "type": "error", "message": "refused"}
+EXTRACT = {"target_schema_id": "erp_id"}
+AUTH = {"url": "https://t.example", "data": {"client_id": "c", "client_secret": "{secret.s}"}}
 
 
 INVALID_SETTINGS = [
@@ -124,9 +134,38 @@ INVALID_SETTINGS = [
         ["auth.data.scope: must be a string, not an array"],
     ),
     (
+        {"request": REQUEST, "auth": {**AUTH, "client_auth": "header"}},
+        ["auth.client_auth: must be one of body, basic, not 'header'"],
+    ),
+    (
+        {"request": REQUEST, "auth": {"url": "https://t.example", "client_auth": "basic"}},
+        ["auth.client_auth: basic needs client_id in auth.data"],
+    ),
+    (
         {"request": REQUEST, "extract": [{"value_path": "body.id"}]},
         ["extract[0].target_schema_id: is required"],
     ),
+    (
+        {"request": REQUEST, "extract": [{"target_schema_id": "x"}]},
+        ["extract[0]: needs exactly one of value_path, xml_path, regex"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "value_path": "a", "regex": "b"}]},
+        ["extract[0]: needs exactly one of value_path, xml_path, regex, not value_path and regex"],
+    ),
+    (
+        {"request": REQUEST, "reply_rules": [{"when": "body.errors", "type": "fatal"}]},
+        [
+            "reply_rules[0].type: must be one of error, warning, info, not 'fatal'",
+            "reply_rules[0].message: is required",
+        ],
+    ),
+    (
+        {"request": REQUEST, "reply_rules": [{**RULE, "detail": "body"}]},
+        ["reply_rules[0].detail: unknown key (did you mean 'details'?)"],
+    ),
+    ({"request": REQUEST, "reply_rules": {"when": "x"}}, ["reply_rules: must be a list"]),
+    ({"request": REQUEST, "iterate_over": ["line_item"]}, ["iterate_over: must be a string"]),
     ({"export_configs": []}, ["export_configs: must hold at least one export object"]),
     (
         {"export_configs": [{"request": REQUEST}, {"request": {**REQUEST, "method": 1}}]},
@@ -135,8 +174,50 @@ INVALID_SETTINGS = [
     ({"export_configs": [{"request": REQUEST}], "request": REQUEST}, ["request: unknown key"]),
 ]
 
+# Expressions whose syntax only their own parser knows: /validate checks them, the JSON
+# Schema (which has no JMESPath, ElementTree path or Python regex grammar) cannot.
+INVALID_EXPRESSIONS = [
+    (
+        {"request": REQUEST, "reply_rules": [{**RULE, "when": "body.errors["}]},
+        ["reply_rules[0].when: is not a valid JMESPath expression (IncompleteExpressionError)"],
+    ),
+    (
+        {"export_configs": [{"request": REQUEST, "reply_rules": [{**RULE, "details": "a b"}]}]},
+        [
+            "export_configs[0].reply_rules[0].details: "
+            "is not a valid JMESPath expression (ParseError)"
+        ],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "value_path": "body.["}]},
+        ["extract[0].value_path: is not a valid JMESPath expression (IncompleteExpressionError)"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "xml_path": "/Invoice/Id"}]},
+        [
+            "extract[0].xml_path: is not a valid ElementTree path "
+            "(cannot use absolute path on element)"
+        ],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "xml_path": "./a["}]},
+        ["extract[0].xml_path: is not a valid ElementTree path"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "xml_path": ""}]},
+        ["extract[0].xml_path: must not be empty"],
+    ),
+    (
+        {"request": REQUEST, "extract": [{**EXTRACT, "regex": "id=(\\d+"}]},
+        [
+            "extract[0].regex: is not a valid regular expression "
+            "(missing ), unterminated subpattern at position 3)"
+        ],
+    ),
+]
 
-@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS)
+
+@pytest.mark.parametrize(("settings", "problems"), INVALID_SETTINGS + INVALID_EXPRESSIONS)
 def test_invalid_settings_are_named_by_path(settings, problems):
     with pytest.raises(SettingsError) as raised:
         load_settings(settings)

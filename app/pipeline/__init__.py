@@ -101,6 +101,7 @@ def run_prepared(prepared: PreparedHook) -> HookAnswer:
         answer.operations.extend(outcome.operations)
         if outcome.failed:
             break
+        prepared.context.take_values(outcome.operations)  # extracted ids for the next ones
     answer.mask(prepared.redactor.text)
     return answer
 
@@ -128,7 +129,7 @@ def run_export(exporter: Exporter, index: int) -> HookAnswer:
     try:
         outcome = exporter.export()
     except ExportError as error:
-        outcome = HookAnswer([messages.error(f"Export failed ({error.step}): {error}")])
+        outcome = HookAnswer([messages.error(error.describe())])
         exporter.summary["failed_step"] = error.step
     duration = time.monotonic() - started
     metrics.EXPORTS.labels(outcome.outcome_label()).inc()
@@ -165,7 +166,7 @@ def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
     for export in exports:
         exporter = exporter_class_for(export.request)(export, context, runtime)
         try:
-            previews.append(exporter.preview())
+            previews.extend(exporter.previews())
         except ExportError as error:
             previews.append(
                 {
@@ -174,7 +175,21 @@ def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
                     "error": redactor.text(f"{error.step}: {error}"),
                 }
             )
+        context.take_values(placeholder_operations(export, context))
     return previews
+
+
+def placeholder_operations(export: ExportSettings, context: HookContext) -> list[dict]:
+    """What a preview shows for values from earlier replies: their placeholders, unsent."""
+    return [
+        {
+            "op": "replace",
+            "id": datapoint["id"],
+            "value": {"content": {"value": f"@{{{rule.target_schema_id}}}"}},
+        }
+        for rule in export.extract
+        for datapoint in context.content.datapoints(rule.target_schema_id)
+    ]
 
 
 def require_document(payload: HookPayload, exporter: Exporter, export: ExportSettings) -> None:

@@ -18,7 +18,8 @@ from ..url_templating import render_url
 from .context import FileBytes, HookContext
 from .dedup import idempotency_key, varies_per_delivery, with_key
 from .delivery import OutgoingRequest, Reply
-from .extract import check_extract_targets
+from .extract import check_extract_targets, with_extracted_values
+from .iteration import Row, iterate_rows, preview_rows
 from .receipts import already_exported, write_due
 from .replies import handle_reply
 from .transcript import Transcript, placeholders_in, summarize_request
@@ -64,6 +65,7 @@ class Exporter(ABC):
         self.prefetch_error: ExportError | None = None
         self.transcript = Transcript(context.redactor, bool(settings.transcript_reference_key))
         self.summary: dict = {"exporter": type(self).__name__}  # for the export's log line
+        self.row: Row | None = None  # with iterate_over: the row being sent
 
     @classmethod
     @abstractmethod
@@ -118,16 +120,26 @@ class Exporter(ABC):
                 self.settings.auth, self.render_token_request
             )
             self.transcript.note("token", self.context.tokens.last_source)
-        # 3. Fetch the files the templates need and render the whole request; check the
+        # 3. With iterate_over, steps 4 and 5 once per row, each row its own scope.
+        if self.settings.iterate_over:
+            return iterate_rows(self)
+        return self.deliver()
+
+    def deliver(self) -> HookAnswer:
+        # 4. Fetch the files the templates need and render the whole request; check the
         #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
-        check_extract_targets(self.settings.extract, self.context.content)
-        # 4. Send it, once: a repeat of a delivered export is answered from its receipt in
+        check_extract_targets(self.settings.extract, self.target_content())
+        # 5. Send it, once: a repeat of a delivered export is answered from its receipt in
         #    the annotation's metadata, else from the state store's memory.
         if not self.settings.deduplicate:
             return self.send(request)
         if repeat := already_exported(self.context.payload.annotation, request.idempotency_key):
-            return repeat  # whatever the state store remembers (it may have been wiped)
+            # whatever the state store remembers (it may have been wiped); it gives the
+            # values of earlier replies while it remembers them
+            remembered = self.runtime.state_store.get(request.idempotency_key)
+            extract, content = self.settings.extract, self.target_content()
+            return with_extracted_values(extract, content, repeat, remembered)
         return self.runtime.duplicate_guard().run(request, self.resend_allowed(), self.send)
 
     def send(self, request: OutgoingRequest) -> HookAnswer:
@@ -144,7 +156,7 @@ class Exporter(ABC):
             )
             request = self.build_request()
             reply = self.send_once(request, policy)
-        outcome = handle_reply(self.settings, self.context, request, reply)
+        outcome = handle_reply(self.settings, self.context, request, reply, self.target_content())
         outcome.mask(self.context.redactor.text)  # before the state store keeps it
         return outcome
 
@@ -177,6 +189,12 @@ class Exporter(ABC):
         context = self.context
         return write_due(context.receipts, context.rossum, context.payload.annotation["url"])
 
+    def previews(self) -> list[dict]:
+        """What this export would send: one request, or one per row with iterate_over."""
+        if self.settings.iterate_over and self.condition_holds():
+            return preview_rows(self)
+        return [self.preview()]
+
     def preview(self) -> dict:
         """What this export would send, secrets masked; nothing is sent, no token requested."""
         entry = {"path": self.settings.path, "exporter": type(self).__name__}
@@ -187,6 +205,8 @@ class Exporter(ABC):
             self.context.redactor.add(PREVIEW_TOKEN)
             host = urlsplit(self.render_token_request().url).netloc
             entry["token"] = f"the stored token, or a new one from {host}"
+        if self.row is not None:
+            entry["row"] = self.row.index
         request = self.build_request()
         files = [
             {
@@ -227,9 +247,19 @@ class Exporter(ABC):
         templates = [self.request.url, *self.request.headers.values(), *self.body_templates()]
         return [text for template in templates for text in template_strings(template)]
 
+    def scope(self) -> Scope:
+        """Where ``@{...}`` and the operators look datapoints up: the row first, if any."""
+        if self.row is not None:
+            return self.row.scope
+        return Scope(self.context.content)
+
+    def target_content(self):
+        """Where extract writes: the row's datapoints (iterate_over), else the annotation's."""
+        return self.row.content if self.row is not None else self.context.content
+
     def render_fields(self, templates: dict, values: TemplateValues, key: str) -> dict[str, str]:
         """Headers or form fields: templates and operators rendered; left-out keys dropped."""
-        scope = Scope(self.context.content)
+        scope = self.scope()
         rendered = {
             name: render_text_value(template, values, scope, self.where(f"{key}.{name}"))
             for name, template in templates.items()
@@ -246,7 +276,7 @@ class Exporter(ABC):
 
     def build_request(self) -> OutgoingRequest:
         files = FileBytes({name: self.file(name) for name in sorted(self.needed_files())})
-        values = self.context.template_values(files, self.access_token)
+        values = self.template_values(files)
         url = render_url(self.request.url, values, self.where("url"))
         check_url(url, self.request.url, self.where("url"))
         body = self.build_body(values)
@@ -264,7 +294,16 @@ class Exporter(ABC):
         )
         payload = self.context.payload
         scope = (payload.hook_url, payload.annotation_id, self.settings.path)
+        if self.row is not None:  # each row is an export of its own
+            scope += self.row.identity
         return with_key(request, idempotency_key(scope, self.key_request(request, files, body)))
+
+    def template_values(self, files: FileBytes, stable: bool = False) -> TemplateValues:
+        """What placeholders render to; with iterate_over, the row's own datapoints first."""
+        values = self.context.template_values(files, self.access_token, stable=stable)
+        if self.row is not None:
+            values = replace(values, datapoint=self.row.scope.value)
+        return values
 
     def render_headers(self, values: TemplateValues, token: str | None, body: Body) -> dict:
         headers = self.render_fields(self.request.headers, values, "headers")
@@ -275,7 +314,7 @@ class Exporter(ABC):
     def key_request(self, request: OutgoingRequest, files: FileBytes, body: Body):
         """The request as its idempotency key sees it: rendered again with the values that
         differ per delivery (request id, tokens) held fixed, where the templates use them."""
-        stable = self.context.template_values(files, self.access_token, stable=True)
+        stable = self.template_values(files, stable=True)
         token = stable.secrets.get("access_token") if self.access_token is not None else None
         key_request = replace(request, headers=self.render_headers(stable, token, body))
         if varies_per_delivery([self.request.url]):
@@ -317,6 +356,7 @@ class Exporter(ABC):
             headers=headers,
             data={n: render_text(v, values, f"auth.data.{n}") for n, v in auth.data.items()},
             token_path=auth.token_path,
+            client_auth=auth.client_auth,
         )
 
     def where(self, key: str) -> str:

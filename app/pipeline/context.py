@@ -49,6 +49,17 @@ class HookContext:
             )
         return self._files[key]
 
+    def take_values(self, operations: list[dict]) -> None:
+        """Values an export wrote (``replace`` operations) become the datapoints' values
+        for the exports after it (SPEC §5); the operations still go to Rossum."""
+        values = {
+            operation["id"]: operation["value"]["content"]["value"]
+            for operation in operations
+            if operation.get("op") == "replace"
+        }
+        if values:
+            self.content.set_values(values)
+
     def fetched(self, encode) -> dict:
         """The content and files fetched so far, for another process (bytes via ``encode``)."""
         return {

@@ -2,7 +2,7 @@
 
 import json
 
-from ..json_templating import OMIT, Scope, render_json
+from ..json_templating import OMIT, render_json
 from ..settings import RequestSettings
 from ..templating import TemplateValues, render_bytes, single_file_placeholder
 from .base import Body, Exporter
@@ -27,7 +27,7 @@ class RawBodyExporter(Exporter):
         if content is None:
             return Body()
         if isinstance(content, (dict, list)):  # a JSON body built by the templating operators
-            rendered = render_json(content, values, Scope(self.context.content), "request.content")
+            rendered = render_json(content, values, self.scope(), "request.content")
             body = json.dumps(None if rendered is OMIT else rendered, ensure_ascii=False)
             return Body(data=body.encode(), content_type="application/json")
         single_file = single_file_placeholder(content)

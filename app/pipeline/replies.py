@@ -4,14 +4,16 @@ import json
 import re
 
 from .. import messages
+from ..annotation import AnnotationContent
 from ..errors import RossumAPIError
 from ..messages import HookAnswer, Message
 from ..redaction import Redactor
 from ..settings import ExportSettings
 from .context import HookContext
 from .delivery import OutgoingRequest, Reply
-from .extract import extract_operations
+from .extract import ReplyContent, extract_operations
 from .receipts import note_delivered
+from .reply_rules import failed_by_rules, rule_messages
 
 QUOTED_BODY_LIMIT = 1000
 
@@ -20,10 +22,21 @@ PAYLOAD_EXTENSIONS = (("json", ".json"), ("xml", ".xml"), ("text/", ".txt"))
 
 
 def handle_reply(
-    settings: ExportSettings, context: HookContext, request: OutgoingRequest, reply: Reply
+    settings: ExportSettings,
+    context: HookContext,
+    request: OutgoingRequest,
+    reply: Reply,
+    target_content: AnnotationContent,
 ) -> HookAnswer:
-    """Messages for the reply; the reply stored in Rossum; values extracted into operations."""
-    outcome = HookAnswer([status_message(settings, request, reply, context.redactor)])
+    """Messages for the reply; the reply stored in Rossum; values extracted into operations
+    on the datapoints of ``target_content`` (the annotation, or one row of it)."""
+    status = status_message(settings, request, reply, context.redactor)
+    outcome = HookAnswer([status])
+    content = None  # the body is parsed only when something reads it
+    if settings.reply_rules:  # after the resolver: the reply's content may still refuse it
+        content = reply_content(reply)
+        found = rule_messages(settings.reply_rules, content.document, context.redactor)
+        outcome.messages = failed_by_rules(status, found)
     if reply.body_problem:
         outcome.messages.append(unread_body_warning(settings, reply))
     if not outcome.failed:  # delivered: its receipt goes with the stored replies' metadata
@@ -39,7 +52,7 @@ def handle_reply(
         return outcome
     if settings.extract and not outcome.failed and not reply.body_problem:
         operations, notes = extract_operations(
-            settings.extract, reply_document(reply), context.content, context.redactor
+            settings.extract, content or reply_content(reply), target_content, context.redactor
         )
         outcome.operations.extend(operations)
         outcome.messages.extend(notes)
@@ -135,6 +148,11 @@ def reply_document(reply: Reply) -> dict:
     except ValueError:
         body = text
     return {"status_code": reply.status_code, "headers": snake_case_headers(reply), "body": body}
+
+
+def reply_content(reply: Reply) -> ReplyContent:
+    """The reply as ``extract`` and ``reply_rules`` read it."""
+    return ReplyContent(reply_document(reply), body_text(reply), reply.body)
 
 
 def payload_file(key: str, reply: Reply) -> tuple[str, str]:
