@@ -1,7 +1,7 @@
 # make run  — install into .venv (when needed) and serve with gunicorn on $PORT (default 8000)
 # make test — install the test extras into the same .venv, lint, and run the whole suite
 # make demo — one export end to end on this machine: local Rossum and customer API stand-ins
-# make bench — measure overhead, throughput and memory (see README)
+# make bench — measure overhead, throughput, memory and limits (see README)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -46,6 +46,7 @@ demo: install
 # Not part of make test: it takes a few minutes and measures, rather than checks.
 bench: install-test
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.limits
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

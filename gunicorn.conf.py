@@ -1,4 +1,4 @@
-# gunicorn settings for an I/O-bound service: a few processes, many threads each,
+# gunicorn settings for an I/O-bound service: a few processes, many concurrent requests each,
 # since an export spends its time waiting on Rossum and on the customer's API.
 import importlib.util
 import os
@@ -38,13 +38,20 @@ def whole_number(name: str, default: int) -> int:
 check_environment()
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = whole_number("WEB_CONCURRENCY", 2)
-worker_class = "gthread"
-threads = whole_number("GUNICORN_THREADS", 8)
+# gevent: a connection costs a greenlet until its request has arrived and while its
+# export waits on a slow target, so slow clients and slow targets do not hold up the
+# others (SPEC §11). gthread stays available; there a connection holds a thread.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+worker_connections = whole_number("GUNICORN_WORKER_CONNECTIONS", 1000)
+threads = whole_number("GUNICORN_THREADS", 8)  # gthread only
 # Above Rossum's longest hook timeout (60 s), so a slow export is not killed mid-request.
 timeout = whole_number("GUNICORN_TIMEOUT", 90)
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
+# gunicorn 25.1+ opens a control socket at one per-user path; instances of the service that
+# share a machine (a VM running two, the tests) would take it from each other.
+control_socket_disable = True
 
 # Prometheus multiprocess mode: every worker writes its samples to one directory and
 # /metrics sums them. It must be in the environment before prometheus_client is first

@@ -24,6 +24,8 @@ class Config:
     # The customer's API: connect and read timeouts of one export request.
     TARGET_CONNECT_TIMEOUT_S: float = 5.0
     TARGET_READ_TIMEOUT_S: float = 55.0
+    # Limits (SPEC §11): the longest reply body kept (stored, used by extract).
+    MAX_REPLY_BYTES: int = 10 * 1024 * 1024
     # retry mode (SPEC §9): short timeouts, backoff base, and the total time budget.
     RETRY_CONNECT_TIMEOUT_S: float = 3.0
     RETRY_READ_TIMEOUT_S: float = 10.0
@@ -36,7 +38,8 @@ class Config:
     # Asynchronous answers (SPEC §9).
     SYNC_WAIT_S: float = 20.0
     JOB_TTL_S: float = 3600.0
-    JOB_THREADS: int = 8
+    # At most this many exports run at once per worker; created as needed (gevent: greenlets).
+    JOB_THREADS: int = 100
     PUBLIC_URL: str = ""
     TRUST_PROXY: bool = False
     # Operability: metrics shared by gunicorn workers (set by gunicorn.conf.py).
