@@ -1,6 +1,7 @@
 # make run  — install into .venv (when needed) and serve with gunicorn on $PORT (default 8000)
 # make test — install the test extras into the same .venv, lint, and run the whole suite
-# make bench — measure overhead, throughput and memory (see README)
+# make demo — one export end to end on this machine: local Rossum and customer API stand-ins
+# make bench — measure overhead, throughput, memory and limits (see README)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ export PORT
 # The oldest Python the package claims (setup.cfg's python_requires), checked before a venv is made.
 PYTHON_MIN := $(shell sed -n 's/^python_requires *= *>= *//p' setup.cfg)
 
-.PHONY: run test lint bench install install-test clean
+.PHONY: run test demo lint bench install install-test clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; need = tuple(int(n) for n in "$(PYTHON_MIN)".split(".")); \
@@ -39,9 +40,13 @@ lint: install-test
 test: lint
 	$(BIN)/python -m pytest
 
+demo: install
+	$(BIN)/python -m demo
+
 # Not part of make test: it takes a few minutes and measures, rather than checks.
 bench: install-test
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.limits
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

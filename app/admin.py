@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .errors import SettingsError
 from .hooks import checked_payload
+from .json_limits import InvalidJSON, load_json
 from .messages import HookAnswer, error
 from .metrics import exposition
 from .payload import parse_json_body
@@ -25,12 +26,19 @@ def healthz():
 @bp.post("/validate")
 def validate_settings():
     """A settings object: 200 when valid, else 422 with every problem and its path."""
-    settings = request.get_json(silent=True)
     try:
-        load_settings(settings)
+        load_settings(settings_body())
     except SettingsError as error:
         return jsonify(valid=False, errors=problem_list(error)), 422
     return jsonify(valid=True)
+
+
+def settings_body():
+    """The body as settings JSON; not JSON, too deep or unencodable is a settings error."""
+    try:
+        return load_json(request.get_data())
+    except InvalidJSON as invalid:
+        raise SettingsError([invalid.problem]) from None
 
 
 @bp.get("/settings-schema")

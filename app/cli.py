@@ -1,7 +1,7 @@
 """Command line: ``flask --app wsgi preview PAYLOAD.json`` and ``... export PAYLOAD.json``.
 
 A payload saved from Rossum's hook log is previewed, or exported for real, and the
-answer printed as JSON.
+answer printed as JSON. Either exits 1 when the export failed, or would fail.
 """
 
 import json
@@ -41,11 +41,30 @@ def exit_1_on_bad_input():
 @click.argument("payload_file", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
 def preview_command(payload_file: str) -> None:
-    """Show the requests a saved hook payload would send (nothing is sent)."""
+    """Show the requests a saved hook payload would send (nothing is sent).
+
+    Exits 1, saying why on stderr, when an export would fail: a step that failed in the
+    preview (a file Rossum did not give, a missing secret or datapoint), or a request the
+    real export would refuse to send (a non-public address).
+    """
     with exit_1_on_bad_input():
         payload, redactor = checked_payload(read_payload(payload_file))
         previews = preview_hook(payload, current_app.extensions["runtime"], redactor)
     print_json({"requests": previews})
+    failing = would_fail(previews)
+    for line in failing:
+        click.echo(line, err=True)
+    sys.exit(1 if failing else 0)
+
+
+def would_fail(previews: list[dict]) -> list[str]:
+    """One line per reason a previewed export would fail: a step that failed, a refusal."""
+    lines = []
+    for entry in previews:
+        label = entry["path"] or "the export"  # export_configs[i] when there are several
+        reasons = [entry["error"]] if "error" in entry else entry.get("warnings", [])
+        lines.extend(f"{label} would fail: {reason}" for reason in reasons)
+    return lines
 
 
 @click.command("export")

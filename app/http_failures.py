@@ -39,8 +39,8 @@ def exception_chain(exc: BaseException):
     seen, pending = set(), [exc]
     while pending:
         current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue  # None, or an ssl.SSLError's reason, which is a string
         seen.add(id(current))
         yield current
         pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
@@ -77,12 +77,26 @@ def describe_connection_failure(exc: requests.RequestException, whose: str) -> s
     if isinstance(exc, requests.TooManyRedirects):
         return f"more than {MAX_REDIRECTS} redirects"
     if isinstance(exc, requests.exceptions.SSLError):
-        return f"TLS error (check {whose} certificate)"
+        return tls_failure(exc, whose)
     if isinstance(exc, requests.ConnectionError):
         return connection_failure(exc)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
         return "the URL is not valid"
     return type(exc).__name__
+
+
+def tls_failure(exc: BaseException, whose: str) -> str:
+    """A TLS failure: an untrusted certificate, a port that does not speak TLS, or other."""
+    for cause in exception_chain(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS error: {whose} certificate is not trusted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError) and cause.reason in PLAIN_PORT_REASONS:
+            return "TLS handshake failed: the port does not answer in TLS (is it plain http://?)"
+    return f"TLS error (check {whose} certificate)"
+
+
+# What OpenSSL says when the other end answers the handshake in plain HTTP.
+PLAIN_PORT_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"})
 
 
 def refused_address(exc: InvalidIPAddress) -> str:
@@ -100,7 +114,7 @@ def connection_failure(exc: BaseException) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, ssl.SSLError):
-            return "TLS error (check the target's certificate)"
+            return tls_failure(cause, "the target's")
         if isinstance(cause, OSError) and cause.errno == errno.ENETUNREACH:
             return "network unreachable"
     for cause in exception_chain(exc):

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from .annotation import AnnotationContent
+from .annotation import AnnotationContent, shown_value
 from .errors import TemplateError
 from .templating import TemplateValues, render_text
 
@@ -41,7 +41,7 @@ class Scope:
 
     def nodes(self, schema_id: str) -> list[dict]:
         """Nodes with ``schema_id`` in this scope, else in the enclosing one."""
-        found = [n for n in self.content.nodes() if n.get("schema_id") == schema_id]
+        found = self.content.with_schema_id(schema_id)
         if found or self.parent is None:
             return found
         return self.parent.nodes(schema_id)
@@ -56,9 +56,7 @@ class Scope:
         node = self.datapoint(schema_id)
         if node is None:
             return None if self.parent is None else self.parent.value(schema_id)
-        content = node.get("content") or {}
-        value = content.get("value") if isinstance(content, dict) else None
-        return "" if value is None else str(value)
+        return shown_value(node)
 
 
 def is_operator(template) -> bool:
@@ -67,7 +65,8 @@ def is_operator(template) -> bool:
 
 def render_json(template, values: TemplateValues, scope: Scope, where: str):
     """The JSON value a template gives; :data:`OMIT` when an operator leaves it out."""
-    values = replace(values, datapoint=scope.value)
+    if values.datapoint != scope.value:  # bound once per scope, not per member
+        values = replace(values, datapoint=scope.value)
     if isinstance(template, str):
         return render_text(template, values, where)
     if is_operator(template):

@@ -28,6 +28,7 @@ from oauthlib.oauth2 import is_secure_transport as oauthlib_is_secure_transport
 from requests_oauthlib import OAuth2Session, oauth2_session
 
 from . import metrics
+from .deadlines import answer_deadline
 from .errors import AuthError
 from .http_failures import describe_token_failure
 from .redaction import Redactor
@@ -134,10 +135,12 @@ class TokenEndpoint:
             self.redactor.add(form_encoded(basic.client_secret))
             self.redactor.add(basic.header_value().partition(" ")[2])
         try:
-            reply = self.send(request)
+            with answer_deadline(self.timeout[1]) as deadline:  # the whole answer (SPEC §11)
+                reply = self.send(request)
         except requests.RequestException as exc:
+            failure = requests.ReadTimeout() if deadline.expired else exc
             raise AuthError(
-                f"the token request to {request.host} failed: {describe_token_failure(exc)}"
+                f"the token request to {request.host} failed: {describe_token_failure(failure)}"
             ) from None
         except ValueError as exc:  # requests-oauthlib: the password grant lacks a field
             raise AuthError(f"the token request cannot be made: {exc}") from None

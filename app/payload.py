@@ -1,11 +1,11 @@
 """The hook payload (SPEC §3), parsed and checked before anything is called."""
 
-import json
 from dataclasses import dataclass
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 
 from .errors import PayloadError, Problem
+from .json_limits import InvalidJSON, load_json
 from .validation import StringMapping, json_type, problems_from
 
 # The only calls that export (SPEC §3); an annotation_status call also needs the
@@ -87,9 +87,9 @@ class HookPayload:
 def parse_json_body(body: bytes) -> dict:
     """The request body as a JSON object, or a :class:`PayloadError`."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise PayloadError([Problem("", "the body is not valid JSON")]) from None
+        data = load_json(body)
+    except InvalidJSON as invalid:
+        raise PayloadError([invalid.problem]) from None
     if not isinstance(data, dict):
         raise PayloadError([Problem("", f"must be a JSON object, not {json_type(data)}")])
     return data

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
+from . import deadlines
 from .errors import ForbiddenHostError, SignatureError
 from .payload import HookPayload
 
@@ -129,4 +130,4 @@ def harden(session: requests.Session, allow_private_targets: bool) -> requests.S
     if not allow_private_targets:
         session.mount("http://", IPFilterAdapter(is_https_proto=False))
         session.mount("https://", IPFilterAdapter(is_https_proto=True))
-    return session
+    return deadlines.install(session)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .errors import Problem, SettingsError
+from .json_limits import json_problem
 from .reply_settings import ExtractRuleSchema, ReplyRuleSchema
 from .validation import (
     HttpMethod,
@@ -256,6 +257,8 @@ def load_settings(settings: dict) -> list[ExportSettings]:
     """Validate hook settings and return the export objects to run, in order."""
     if not isinstance(settings, dict):
         raise SettingsError([Problem("", f"settings must be an object, not {json_type(settings)}")])
+    if shape_problem := json_problem(settings):  # too deep, or text that cannot be encoded
+        raise SettingsError([shape_problem])
     schema = settings_schema_for(settings)
     try:
         loaded = schema.load(settings)

@@ -8,6 +8,7 @@ import base64
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -353,3 +354,115 @@ class FakeRossum:
             "original_file_name": document["original_file_name"],
             "content": f"{url}/content",
         }
+
+
+class MisbehavingTarget:
+    """A raw-socket HTTP target that answers badly on purpose (SPEC §11 limits).
+
+    ``behaviour``: ``huge`` (a 500 MB body, as fast as the client reads), ``endless``
+    (a chunked body that never ends), ``redirect_endless`` (a 307 with an endless body to
+    ``location``, a path of this server that answers 201), ``drip_before`` (the status
+    line one byte per ``drip_s``), ``drip_after`` (status line and headers at once, then
+    the body one byte per ``drip_s``). Each connection is served until the client hangs up.
+    """
+
+    HUGE_BYTES = 500 * 1024 * 1024
+    BLOCK = b"x" * 65536
+
+    def __init__(self, behaviour: str, drip_s: float = 1.0):
+        self.behaviour = behaviour
+        self.drip_s = drip_s
+        self.location = ""  # a path on this server: redirect_endless points there
+        self.paths: list[str] = []
+        self.stopped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests = 0
+        self.threads = [threading.Thread(target=self.accept, daemon=True)]
+
+    def start(self) -> "MisbehavingTarget":
+        self.threads[0].start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        for thread in list(self.threads):
+            thread.join(timeout=10)
+        self.listener.close()
+
+    def accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            thread = threading.Thread(target=self.serve, args=(connection,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def serve(self, connection: socket.socket) -> None:
+        with connection:
+            connection.settimeout(5)
+            try:
+                self.paths.append(self.read_request(connection))
+                self.requests += 1
+                if self.paths[-1] == self.location:  # where a redirect points: a plain answer
+                    connection.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+                else:
+                    getattr(self, self.behaviour)(connection)
+            except OSError:
+                pass  # the client hung up: what these targets wait for
+
+    @staticmethod
+    def read_request(connection: socket.socket) -> str:
+        """Read one request; its path."""
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            if not chunk:
+                raise ConnectionResetError
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        remaining = int(length[1]) - len(body) if length else 0
+        while remaining > 0:
+            remaining -= len(connection.recv(min(remaining, 65536)) or b"x" * remaining)
+        return head.split(b" ", 2)[1].decode()
+
+    def huge(self, connection: socket.socket) -> None:
+        connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {self.HUGE_BYTES}\r\n\r\n".encode())
+        for _ in range(self.HUGE_BYTES // len(self.BLOCK)):
+            if self.stopped.is_set():
+                return
+            connection.sendall(self.BLOCK)
+
+    def endless(self, connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        self.endless_chunks(connection)
+
+    def endless_chunks(self, connection: socket.socket) -> None:
+        chunk = b"%x\r\n%s\r\n" % (len(self.BLOCK), self.BLOCK)
+        while not self.stopped.is_set():
+            connection.sendall(chunk)
+
+    def redirect_endless(self, connection: socket.socket) -> None:
+        """A 307 to ``self.location`` whose body never ends."""
+        connection.sendall(
+            b"HTTP/1.1 307 Temporary Redirect\r\nLocation: %s\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" % self.location.encode()
+        )
+        self.endless_chunks(connection)
+
+    def drip(self, connection: socket.socket, data: bytes) -> None:
+        for byte in data:
+            if self.stopped.wait(self.drip_s):
+                return
+            connection.sendall(bytes([byte]))
+
+    def drip_before(self, connection: socket.socket) -> None:
+        self.drip(connection, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}" * 100)
+
+    def drip_after(self, connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        self.drip(connection, b"{" * 1000)

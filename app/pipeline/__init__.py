@@ -20,6 +20,7 @@ from .base import Exporter
 from .context import HookContext
 from .form import FormUrlencodedExporter
 from .multipart import MultipartExporter
+from .preview_warnings import refusals
 from .raw import RawBodyExporter
 from .runtime import Runtime
 
@@ -145,7 +146,8 @@ def run_export(exporter: Exporter, index: int) -> HookAnswer:
 def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> list[dict]:
     """What each export object would send; nothing is sent, no token fetched, nothing stored.
 
-    Invalid settings raise SettingsError; a step that fails is reported in its entry.
+    Invalid settings raise SettingsError; a step that fails is reported in its entry, and
+    what the real export would refuse to send in its ``warnings``.
     """
     exports = load_settings(payload.settings)
     context = hook_context(payload, runtime, redactor, exports)
@@ -153,7 +155,9 @@ def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
     for export in exports:
         exporter = exporter_class_for(export.request)(export, context, runtime)
         try:
-            previews.extend(exporter.previews())
+            for entry in exporter.previews():
+                warnings = refusals(exporter, entry, runtime.config["ALLOW_PRIVATE_TARGETS"])
+                previews.append({**entry, "warnings": warnings} if warnings else entry)
         except ExportError as error:
             previews.append(
                 {

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .. import messages
-from ..errors import ExportError, RossumAPIError, TemplateError
+from ..errors import ExportError, RossumAPIError
+from ..http_rules import check_headers, check_url
 from ..json_templating import OMIT, Scope, render_text_value, template_strings
 from ..messages import HookAnswer, Message
 from ..oauth import TokenRequest
@@ -32,12 +33,6 @@ FALSE_CONDITIONS = frozenset({"", "false"})
 TOKEN_PLACEHOLDER = "{secret.access_token}"
 KEY_PLACEHOLDER = "#{idempotency_key}"
 PREVIEW_TOKEN = "preview-access-token"  # stands in for the token a preview never requests
-
-
-def check_url(url: str, template: str, where: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise TemplateError(f"{where}: {template!r} does not give an http(s) URL")
 
 
 @dataclass
@@ -286,6 +281,7 @@ class Exporter(ABC):
         check_url(url, self.request.url, self.where("url"))
         body = self.build_body(values)
         headers = self.render_headers(values, self.access_token, body)
+        check_headers(headers, self.where("headers"))
         self.context.redactor.add_sensitive_headers(headers)
         self.context.redactor.add_url_credentials(url)
         request = OutgoingRequest(
@@ -352,12 +348,12 @@ class Exporter(ABC):
         values = self.context.template_values()
         url = render_url(auth.url, values, "auth.url")
         check_url(url, auth.url, "auth.url")
+        headers = {n: render_text(v, values, f"auth.headers.{n}") for n, v in auth.headers.items()}
+        check_headers(headers, "auth.headers")
         return TokenRequest(
             url=url,
             method=auth.method,
-            headers={
-                n: render_text(v, values, f"auth.headers.{n}") for n, v in auth.headers.items()
-            },
+            headers=headers,
             data={n: render_text(v, values, f"auth.data.{n}") for n, v in auth.data.items()},
             token_path=auth.token_path,
             client_auth=auth.client_auth,

@@ -1,7 +1,8 @@
 """Sending the export request to the customer's API, and nothing else.
 
-All HTTP to targets goes through :meth:`Delivery.send`, so timeouts and retries
-have one home. Library errors become :class:`TargetError`
+All HTTP to targets goes through :meth:`Delivery.send`, so timeouts, retries and
+the limits on a reply (SPEC §11: one deadline per attempt, at most MAX_REPLY_BYTES
+kept) have one home. Library errors become :class:`TargetError`
 here, described by host and cause only: a URL may carry secrets in its query.
 """
 
@@ -14,8 +15,9 @@ from urllib.parse import urlsplit
 import requests
 
 from .. import metrics
+from ..deadlines import answer_deadline
 from ..errors import TargetError
-from ..http_failures import describe_failure, outcome_unknown
+from ..http_failures import connection_failure, describe_failure, outcome_unknown
 from ..multipart_encoding import MultipartBody
 from ..rossum import SPOOL_IN_MEMORY
 from .retries import AttemptLog, RetryPolicy
@@ -23,6 +25,7 @@ from .retries import AttemptLog, RetryPolicy
 log = logging.getLogger(__name__)
 
 ENCODE_CHUNK = 64 * 1024
+READ_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Reply:
     elapsed_s: float
     attempts: int = 1
     attempt_outcomes: list = field(default_factory=list)  # (seconds in, what happened)
+    body_problem: str | None = None  # why the body was not read whole (then it is not used)
 
 
 def wire_body(request: OutgoingRequest, rewindable: bool):
@@ -77,11 +81,23 @@ def wire_body(request: OutgoingRequest, rewindable: bool):
     return headers, spool
 
 
+def skip_redirect_body(response: requests.Response, **kwargs) -> None:
+    """requests reads a redirect's body whole before following it; it is not read at all.
+
+    The connection is closed instead of drained, so a redirect with an endless body
+    costs nothing (the body of a redirect is never used).
+    """
+    if response.is_redirect:
+        response._content = b""
+        response.raw.close()
+
+
 class Delivery:
     """Sends export requests on a (per-thread) session with a retry policy per request."""
 
-    def __init__(self, session: requests.Session):
+    def __init__(self, session: requests.Session, max_reply_bytes: int):
         self.session = session
+        self.max_reply_bytes = max_reply_bytes
 
     def send(self, request: OutgoingRequest, policy: RetryPolicy) -> Reply:
         attempt_log = AttemptLog(request.host)
@@ -90,29 +106,25 @@ class Delivery:
             adapter.max_retries = retry
         started = time.monotonic()
         headers, data = wire_body(request, rewindable=policy.retry)
-        try:
-            response = self.session.request(
-                request.method,
-                request.url,
-                headers=headers,
-                data=data,
-                timeout=(policy.connect_timeout, policy.read_timeout),
-            )
-            body = response.content
-        except requests.RequestException as exc:
-            attempts = f" after {attempt_log.attempts} attempts" if attempt_log.attempts > 1 else ""
-            failure = describe_failure(exc, policy.connect_timeout, policy.read_timeout)
-            already_noted = len(attempt_log.outcomes) >= attempt_log.attempts
-            attempt_log.record(failure, replaces_last=already_noted)
-            metrics.TARGET_REPLIES.labels("error").inc()
-            raise TargetError(
-                f"{request.method} {request.host} failed{attempts}: {failure}",
-                unknown_outcome=outcome_unknown(exc),
-                attempt_outcomes=attempt_log.outcomes,
-            ) from None
-        finally:
-            if data is not request.data and hasattr(data, "close"):
-                data.close()  # the spool of an encoded multipart body
+        with answer_deadline(policy.read_timeout) as deadline:
+            try:
+                response = self.session.request(
+                    request.method,
+                    request.url,
+                    headers=headers,
+                    data=data,
+                    timeout=(policy.connect_timeout, policy.read_timeout),
+                    stream=True,
+                    # Per-request hooks replace the session's: keep those (redirect checks).
+                    hooks={"response": [*self.session.hooks["response"], skip_redirect_body]},
+                )
+            except requests.RequestException as exc:
+                raise self.failure(request, policy, attempt_log, exc, deadline.expired) from None
+            finally:
+                if data is not request.data and hasattr(data, "close"):
+                    data.close()  # the spool of an encoded multipart body
+            with response:
+                body, body_problem = self.read_body(response, deadline)
         attempt_log.record(f"answered {response.status_code}")
         metrics.TARGET_REPLIES.labels(metrics.status_class(response.status_code)).inc()
         elapsed = time.monotonic() - started
@@ -131,5 +143,43 @@ class Delivery:
             body=body,
             elapsed_s=elapsed,
             attempts=attempt_log.attempts,
+            attempt_outcomes=attempt_log.outcomes,
+            body_problem=body_problem,
+        )
+
+    def read_body(self, response: requests.Response, deadline) -> tuple[bytes, str | None]:
+        """The body, up to MAX_REPLY_BYTES and the deadline; else why it was not read whole.
+
+        Past the limit nothing more is read: the connection is closed, so memory stays
+        flat whatever the target sends.
+        """
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(READ_CHUNK):
+                body += chunk
+                if len(body) > self.max_reply_bytes:
+                    return b"", f"is larger than MAX_REPLY_BYTES ({self.max_reply_bytes} bytes)"
+        except requests.RequestException as exc:
+            if not deadline.expired:
+                return b"", f"was cut off: {connection_failure(exc)}"
+        if deadline.expired:
+            return b"", f"did not arrive whole within {deadline.seconds:g} s"
+        return bytes(body), None
+
+    def failure(self, request, policy, attempt_log, exc, expired: bool) -> TargetError:
+        """The TargetError for a send that got no status line back."""
+        attempts = f" after {attempt_log.attempts} attempts" if attempt_log.attempts > 1 else ""
+        if expired:
+            failure = describe_failure(
+                requests.ReadTimeout(), policy.connect_timeout, policy.read_timeout
+            )
+        else:
+            failure = describe_failure(exc, policy.connect_timeout, policy.read_timeout)
+        already_noted = len(attempt_log.outcomes) >= attempt_log.attempts
+        attempt_log.record(failure, replaces_last=already_noted)
+        metrics.TARGET_REPLIES.labels("error").inc()
+        return TargetError(
+            f"{request.method} {request.host} failed{attempts}: {failure}",
+            unknown_outcome=expired or outcome_unknown(exc),
             attempt_outcomes=attempt_log.outcomes,
         )

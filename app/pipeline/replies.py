@@ -37,6 +37,8 @@ def handle_reply(
         content = reply_content(reply)
         found = rule_messages(settings.reply_rules, content.document, context.redactor)
         outcome.messages = failed_by_rules(status, found)
+    if reply.body_problem:
+        outcome.messages.append(unread_body_warning(settings, reply))
     if not outcome.failed:  # delivered: its receipt goes with the stored replies' metadata
         note_delivered(context.receipts, settings.deduplicate, request.idempotency_key)
     # Stored also when the resolver says error: the next extensions need the reply.
@@ -48,7 +50,7 @@ def handle_reply(
             messages.error(f"Export sent, but storing the reply in Rossum failed: {failure}")
         )
         return outcome
-    if settings.extract and not outcome.failed:
+    if settings.extract and not outcome.failed and not reply.body_problem:
         operations, notes = extract_operations(
             settings.extract, content or reply_content(reply), target_content, context.redactor
         )
@@ -75,6 +77,15 @@ def status_message(
     return messages.info(f"Exported: {answered}")
 
 
+def unread_body_warning(settings: ExportSettings, reply: Reply) -> Message:
+    """The body was not read whole (SPEC §11): delivered, but the body is not used."""
+    unused = ["not stored"] if settings.response_payload_reference_key else []
+    if settings.extract:
+        unused.append("no values extracted")
+    consequence = f" ({', '.join(unused)})" if unused else ""
+    return messages.warning(f"The reply's body {reply.body_problem}; it was ignored{consequence}.")
+
+
 def content_type_of(reply: Reply) -> str:
     return next((v for n, v in reply.headers if n.lower() == "content-type"), "")
 
@@ -94,6 +105,8 @@ def body_text(reply: Reply) -> str | None:
 
 def quote_body(reply: Reply, redactor: Redactor) -> str:
     """The reply body for a message: text trimmed to a readable length, binary summarised."""
+    if reply.body_problem:
+        return "(body not read)"
     if not reply.body:
         return "(empty body)"
     text = body_text(reply)
@@ -159,7 +172,7 @@ def store_reply(settings: ExportSettings, context: HookContext, reply: Reply) ->
         key = settings.response_headers_reference_key
         document = json.dumps(redactor.tree(headers_document(reply)), ensure_ascii=False)
         files[key] = (f"{key}.json", document.encode(), "application/json")
-    if settings.response_payload_reference_key:
+    if settings.response_payload_reference_key and not reply.body_problem:
         key = settings.response_payload_reference_key
         file_name, content_type = payload_file(key, reply)
         files[key] = (file_name, redactor.bytes(reply.body), content_type)

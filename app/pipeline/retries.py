@@ -21,6 +21,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from .. import deadlines
 from ..http_failures import connection_failure
 
 log = logging.getLogger(__name__)
@@ -94,13 +95,17 @@ class ExportRetry(Retry):
         return retry
 
     def sleep(self, response=None) -> None:
+        # The attempt is over (a retried answer's body drained within its deadline).
+        if deadline := deadlines.current():
+            deadline.disarm()
         # The wait was chosen (and checked against the budget) in increment().
         time.sleep(getattr(self, "planned_wait", 0.0))
 
 
 def describe(error) -> str:
     """One attempt's failure, for the log and the transcript."""
-    if isinstance(error, ReadTimeoutError):
+    deadline = deadlines.current()
+    if isinstance(error, ReadTimeoutError) or deadline and deadline.expired:
         return "gave no answer in time"
     if isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):
         return "timed out connecting"

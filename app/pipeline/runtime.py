@@ -63,7 +63,7 @@ class Runtime:
         )
 
     def delivery(self) -> Delivery:
-        return Delivery(self.session("target"))
+        return Delivery(self.session("target"), self.config["MAX_REPLY_BYTES"])
 
     def retry_policy(self, mode: str, resend_allowed: bool) -> RetryPolicy:
         config = self.config

@@ -1,0 +1,105 @@
+"""One deadline for the whole answer of an HTTP attempt (SPEC §11).
+
+requests' read timeout bounds each read from the socket, so a server that drips one
+byte a second never trips it. Here every attempt made inside :func:`answer_deadline`
+gets a timer when it starts waiting for its answer; at the deadline the timer shuts
+the connection's socket down, which ends whatever read is blocked on it (status
+line, headers or body), in a thread or a gevent greenlet alike. Connections come from
+urllib3 pool classes installed on a session by :func:`install`, so pooled keep-alive
+connections are covered the same way as fresh ones.
+"""
+
+import socket
+import threading
+from contextlib import contextmanager, suppress
+
+import requests
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+_current = threading.local()  # the AnswerDeadline of the send running in this thread
+
+
+class AnswerDeadline:
+    """Cuts off each attempt's answer ``seconds`` after the attempt began to wait for it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False  # the current attempt's answer was cut off
+        self._timer: threading.Timer | None = None
+
+    def arm(self, sock: socket.socket) -> None:
+        """A new attempt waits for its answer on ``sock``: its deadline starts now."""
+        self.disarm()
+        self.expired = False
+        self._timer = threading.Timer(self.seconds, self._cut_off, (sock,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def disarm(self) -> None:
+        """The attempt's answer is complete (or it is over): no cut-off."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _cut_off(self, sock: socket.socket) -> None:
+        self.expired = True
+        # socket.socket's own shutdown, also for a TLS socket: it only wakes the reader
+        # with end-of-file; the TLS state stays with the thread reading. An OSError: the
+        # socket is closed already, the attempt ended on its own.
+        with suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+@contextmanager
+def answer_deadline(seconds: float):
+    """Attempts made in this block (in this thread) have ``seconds`` for their whole answer."""
+    deadline = AnswerDeadline(seconds)
+    previous = getattr(_current, "deadline", None)
+    _current.deadline = deadline
+    try:
+        yield deadline
+    finally:
+        deadline.disarm()
+        _current.deadline = previous
+
+
+def current() -> AnswerDeadline | None:
+    """The deadline of the send running in this thread, if any."""
+    return getattr(_current, "deadline", None)
+
+
+class DeadlineConnectionMixin:
+    """Arms the running send's deadline when the request is out and its answer awaited."""
+
+    def getresponse(self):
+        deadline = current()
+        if deadline is not None and self.sock is not None:
+            deadline.arm(self.sock)
+        return super().getresponse()
+
+
+class DeadlineHTTPConnection(DeadlineConnectionMixin, HTTPConnection):
+    pass
+
+
+class DeadlineHTTPSConnection(DeadlineConnectionMixin, HTTPSConnection):
+    pass
+
+
+class DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = DeadlineHTTPConnection
+
+
+class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = DeadlineHTTPSConnection
+
+
+POOL_CLASSES = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
+
+
+def install(session: requests.Session) -> requests.Session:
+    """Make the session's adapters open connections that honour :func:`answer_deadline`."""
+    for adapter in session.adapters.values():
+        adapter.poolmanager.pool_classes_by_scheme = POOL_CLASSES
+    return session

@@ -1,0 +1,93 @@
+"""JSON input the service refuses before using it (SPEC §11): too deep, or not encodable.
+
+Nesting deeper than :data:`MAX_NESTING` levels and text that cannot be encoded (lone
+surrogates, which JSON's ``\\ud800`` escapes can carry) are found where they are, and
+named by their JSON path (``settings.export_configs[0].request.url``).
+"""
+
+import json
+import re
+
+from .errors import Problem
+
+MAX_NESTING = 100
+# A \\uD800–\\uDFFF escape, or a UTF-8-encoded surrogate: the only ways JSON text
+# can hold one. Most bodies have neither, so the walk for the path is rarely needed.
+SURROGATE_MARKS = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+class InvalidJSON(ValueError):
+    """The text is not JSON this service takes; ``problem`` says where and why."""
+
+    def __init__(self, path: str, message: str):
+        # The whole body has no path: "the body is not valid JSON".
+        self.problem = Problem(path, message) if path else Problem("", f"the body {message}")
+        super().__init__(str(self.problem))
+
+
+def load_json(body: bytes | str, prefix: str = ""):
+    """The JSON value of ``body``; :class:`InvalidJSON` when it is not usable JSON.
+
+    ``prefix`` is prepended to the paths of the problems found (``settings``).
+    """
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise InvalidJSON(prefix, TOO_DEEP) from None
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJSON(prefix, "is not valid JSON") from None
+    raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+    check_text = bool(SURROGATE_MARKS.search(raw))
+    if check_text or raw.count(b"[") + raw.count(b"{") > MAX_NESTING:
+        problem = json_problem(data, prefix, check_text)
+        if problem:
+            raise InvalidJSON(problem.path, problem.message)
+    return data
+
+
+def json_problem(value, prefix: str = "", check_text: bool = True) -> Problem | None:
+    """The first place where ``value`` nests too deep or holds text that cannot be encoded."""
+    if isinstance(value, str):
+        return None if not check_text or encodable(value) else Problem(prefix, UNENCODABLE)
+    # Containers only (strings too when checked): a big payload is walked in one pass.
+    pending = [(value, 0, None)] if isinstance(value, (dict, list)) else []
+    while pending:
+        item, depth, trail = pending.pop()  # trail: (parent's trail, key or index)
+        if depth >= MAX_NESTING:
+            return Problem(path_of(trail, prefix), TOO_DEEP)
+        members = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, member in members:
+            if isinstance(member, (dict, list)):
+                pending.append((member, depth + 1, (trail, key)))
+            elif check_text and isinstance(member, str) and not encodable(member):
+                return Problem(path_of((trail, key), prefix), UNENCODABLE)
+            if check_text and isinstance(key, str) and not encodable(key):
+                return Problem(path_of(trail, prefix), f"has a key that {UNENCODABLE}")
+    return None
+
+
+def path_of(trail, prefix: str) -> str:
+    """``settings.export_configs[0].request`` from a trail of keys and indexes."""
+    steps = []
+    while trail is not None:
+        trail, step = trail
+        steps.append(step)
+    path = prefix
+    for step in reversed(steps):
+        if isinstance(step, int):
+            path += f"[{step}]"
+        else:
+            path = f"{path}.{step}" if path else step
+    return path
+
+
+TOO_DEEP = f"is nested deeper than {MAX_NESTING} levels"
+UNENCODABLE = "holds text that cannot be encoded (a lone UTF-16 surrogate)"
+
+
+def encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
