@@ -10,11 +10,11 @@ nothing. Every response's status line is reported, retried and redirected ones t
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from typing import Protocol
 
 import requests
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connectionpool import HTTPConnectionPool
 
 
 class ProgressListener(Protocol):
@@ -57,37 +57,38 @@ class ReportingConnection:
         return response
 
 
-class ReportingHTTPConnection(ReportingConnection, HTTPConnection):
-    pass
-
-
-class ReportingHTTPSConnection(ReportingConnection, HTTPSConnection):
-    pass
-
-
-class ReportingHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = ReportingHTTPConnection
-
-
-class ReportingHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = ReportingHTTPSConnection
-
-
-POOL_CLASSES = {"http": ReportingHTTPConnectionPool, "https": ReportingHTTPSConnectionPool}
+@cache
+def reporting_pool(pool_class: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+    """``pool_class`` whose connections also report (it keeps what its own connections do)."""
+    connection_class = type(
+        f"Reporting{pool_class.ConnectionCls.__name__}",
+        (ReportingConnection, pool_class.ConnectionCls),
+        {},
+    )
+    return type(
+        f"Reporting{pool_class.__name__}", (pool_class,), {"ConnectionCls": connection_class}
+    )
 
 
 def report_progress(session: requests.Session) -> requests.Session:
-    """Make every adapter of ``session`` (and its proxy managers) use reporting connections."""
+    """Make every adapter of ``session`` (and its proxy managers) use reporting connections,
+    on top of the connection classes already installed there (deadlines, address checks)."""
     for adapter in session.adapters.values():
-        adapter.poolmanager.pool_classes_by_scheme = POOL_CLASSES
+        reporting(adapter.poolmanager)
         adapter.proxy_manager_for = _reporting_proxies(adapter.proxy_manager_for)
     return session
 
 
+def reporting(manager):
+    manager.pool_classes_by_scheme = {
+        scheme: reporting_pool(pool_class)
+        for scheme, pool_class in manager.pool_classes_by_scheme.items()
+    }
+    return manager
+
+
 def _reporting_proxies(proxy_manager_for):
     def wrapped(*args, **kwargs):
-        manager = proxy_manager_for(*args, **kwargs)
-        manager.pool_classes_by_scheme = POOL_CLASSES
-        return manager
+        return reporting(proxy_manager_for(*args, **kwargs))
 
     return wrapped
