@@ -25,7 +25,7 @@ from tests.processes import PROJECT, START_TIMEOUT_S, free_port
         ({"SYNC_WAIT_S": "soon"}, "SYNC_WAIT_S='soon' is not a number; for example SYNC_WAIT_S=20"),
         (
             {"JOB_THREADS": "2.5"},
-            "JOB_THREADS='2.5' is not a whole number; for example JOB_THREADS=8",
+            "JOB_THREADS='2.5' is not a whole number; for example JOB_THREADS=100",
         ),
         ({"JOB_THREADS": "0"}, "JOB_THREADS='0' must be at least 1"),
         ({"DEDUP_TTL_S": "-5"}, "DEDUP_TTL_S='-5' is negative; for example DEDUP_TTL_S=604800"),
