@@ -14,7 +14,7 @@ from ..errors import ExportError, PayloadError, Problem, SettingsError
 from ..messages import HookAnswer, Message
 from ..payload import HookPayload
 from ..redaction import Redactor
-from ..settings import ExportSettings, RequestSettings, load_settings
+from ..settings import ExportSettings, RequestSettings, load_settings_once
 from ..tokens import TokenKeeper
 from .base import Exporter
 from .context import HookContext
@@ -64,7 +64,7 @@ def prepare_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
     before an asynchronous answer. A fetch that fails is raised when its export runs.
     """
     try:
-        exports = load_settings(payload.settings)
+        exports = load_settings_once(payload.settings)
     except SettingsError as error:
         return PreparedHook(
             payload, redactor, answer=HookAnswer([messages.error(error.describe())])
@@ -82,7 +82,7 @@ def restore_prepared(
     payload: HookPayload, runtime: Runtime, redactor: Redactor, fetched: dict, decode
 ) -> PreparedHook:
     """A hook call prepared by another process (see :meth:`HookContext.fetched`)."""
-    exports = load_settings(payload.settings)  # valid: it was checked when prepared
+    exports = load_settings_once(payload.settings)  # valid: it was checked when prepared
     context = hook_context(payload, runtime, redactor, exports)
     context.restore(fetched, decode)
     exporters = [exporter_class_for(export.request)(export, context, runtime) for export in exports]
@@ -134,25 +134,27 @@ def run_export(exporter: Exporter, index: int) -> HookAnswer:
     duration = time.monotonic() - started
     metrics.EXPORTS.labels(outcome.outcome_label()).inc()
     metrics.DURATION.observe(duration)
-    payload = exporter.context.payload
-    log.info(
-        json.dumps(
-            {
-                "event": "export",
-                "request_id": payload.request_id,
-                "hook_id": payload.hook_url.rstrip("/").rsplit("/", 1)[-1],
-                "annotation_id": payload.annotation_id,
-                "export_index": index,
-                "target": None,
-                "status": None,
-                "attempts": 0,
-                **exporter.summary,
-                "duration_ms": round(duration * 1000),
-                "outcome": outcome.outcome_label(),
-            }
-        )
-    )
+    if log.isEnabledFor(logging.INFO):  # the line is built only when it is emitted
+        log.info(json.dumps(export_log_entry(exporter, index, duration, outcome)))
     return outcome
+
+
+def export_log_entry(exporter: Exporter, index: int, duration: float, outcome) -> dict:
+    """The export's log line (README "Logs")."""
+    payload = exporter.context.payload
+    return {
+        "event": "export",
+        "request_id": payload.request_id,
+        "hook_id": payload.hook_url.rstrip("/").rsplit("/", 1)[-1],
+        "annotation_id": payload.annotation_id,
+        "export_index": index,
+        "target": None,
+        "status": None,
+        "attempts": 0,
+        **exporter.summary,
+        "duration_ms": round(duration * 1000),
+        "outcome": outcome.outcome_label(),
+    }
 
 
 def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> list[dict]:
@@ -160,7 +162,7 @@ def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
 
     Invalid settings raise SettingsError; a step that fails is reported in its entry.
     """
-    exports = load_settings(payload.settings)
+    exports = load_settings_once(payload.settings)
     context = hook_context(payload, runtime, redactor, exports)
     previews = []
     for export in exports:
