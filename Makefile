@@ -37,7 +37,7 @@ test: lint
 
 # Not part of make test: it takes a few minutes and measures, rather than checks.
 bench: install-test
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,25 +1,39 @@
 """The floor: the least a service could do for an export (``gunicorn bench.floor:app``).
 
 The same calls the service makes for a raw ``#{file_content}`` export — relation,
-document, content, then the POST to the target — with one requests.Session, and an
-answer of ``{}``: no validation, templating, state, metrics or logs.
+document, content, then the POST to the target — and an answer of ``{}``: no
+validation, templating, state, metrics or logs. Like the service, each thread keeps
+its own requests.Session, with ``trust_env`` off (no per-call proxy or ``~/.netrc``
+look-ups), so the two differ only in what the service does on top.
 """
 
 import json
+import threading
 
 import requests
 
-session = requests.Session()
+_local = threading.local()
+
+
+def session() -> requests.Session:
+    if not hasattr(_local, "session"):
+        _local.session = requests.Session()
+        _local.session.trust_env = False
+    return _local.session
 
 
 def app(environ, start_response):
-    payload = json.loads(environ["wsgi.input"].read())
+    http = session()
+    payload = json.loads(environ["wsgi.input"].read() or b"{}")
+    if "base_url" not in payload:  # a readiness probe
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+        return [b"{}"]
     base, headers = (
         payload["base_url"],
         {"Authorization": f"Bearer {payload['rossum_authorization_token']}"},
     )
     settings = payload["settings"]
-    relations = session.get(
+    relations = http.get(
         f"{base}/api/v1/document_relations",
         headers=headers,
         params={
@@ -29,9 +43,9 @@ def app(environ, start_response):
         },
     ).json()
     document_url = relations["results"][0]["documents"][0]
-    document = session.get(document_url, headers=headers).json()
-    content = session.get(document["content"], headers=headers).content
-    session.post(
+    document = http.get(document_url, headers=headers).json()
+    content = http.get(document["content"], headers=headers).content
+    http.post(
         settings["request"]["url"], data=content, headers=settings["request"].get("headers", {})
     )
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
