@@ -1,7 +1,7 @@
 """The benchmark (``make bench``): overhead over the floor, throughput, state size, Redis, memory.
 
 Starts everything it measures on free loopback ports — one fake Rossum and target
-process (bench.fakes) that every app uses, the floor (bench.floor) and the service
+process (bench.fakes, under gunicorn) that every app uses, the floor (bench.floor) and the service
 under the same gunicorn settings, a private redis-server — and prints one Markdown
 table for the README. Every process is stopped at the end.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 
-from bench.fakes import ROSSUM_TOKEN
+from bench.fakes import ROSSUM_TOKEN, TARGET_PREFIX
 from tests.builders import build_payload
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -100,18 +100,16 @@ class Processes:
                 process.wait()
 
     def fakes(self) -> tuple[str, str]:
-        process = self.start(
-            [sys.executable, "-m", "bench.fakes"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        rossum_url, target_url = process.stdout.readline().split()
-        return rossum_url, target_url
-
-    def gunicorn(self, app: str, env: dict, workers: str = WORKERS) -> "App":
+        """The fakes under gunicorn (kept-alive connections); Rossum's and the target's URL."""
         port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        self.gunicorn("bench.fakes:app", {"BENCH_FAKES_URL": url}, port=port, threads="16")
+        return url, f"{url}{TARGET_PREFIX}"
+
+    def gunicorn(
+        self, app: str, env: dict, workers: str = WORKERS, port: int = 0, threads: str = THREADS
+    ) -> "App":
+        port = port or free_port()
         log = open(self.directory / f"gunicorn-{port}.log", "wb")  # noqa: SIM115
         process = self.start(
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
@@ -119,7 +117,7 @@ class Processes:
             env={
                 "PORT": str(port),
                 "WEB_CONCURRENCY": workers,
-                "GUNICORN_THREADS": THREADS,
+                "GUNICORN_THREADS": threads,
                 "PROMETHEUS_MULTIPROC_DIR": str(self.directory / f"metrics-{port}"),
                 **env,
             },
