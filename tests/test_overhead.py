@@ -1,11 +1,14 @@
 """What an export does not spend time on: environment look-ups per call, disk spools for
 small files, validating the same settings again."""
 
+import itertools
+import json
 import tempfile
 
 import pytest
 import requests
 import requests.sessions
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app.errors import SettingsError
 from app.pipeline.runtime import Runtime
@@ -16,6 +19,7 @@ from tests.builders import simple_settings
 from tests.conftest import CSV, EXPORT_KEY
 from tests.servers import ServerThread, Target
 
+LIMIT = 64 * 1024  # MAX_PAYLOAD_BYTES of the hook-route tests
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
@@ -186,3 +190,71 @@ def test_remembered_settings_are_bounded_and_invalid_ones_still_refused():
         with pytest.raises(SettingsError, match="request.methd"):
             loaded({"request": {"url": "https://x.example", "methd": "POST"}})
     assert len(loaded.loaded) == 3
+
+
+def call(wsgi, path: str, body: bytes, headers: dict, chunked: bool) -> tuple:
+    """One POST straight to a WSGI callable: (status, headers that matter, body)."""
+    environ = EnvironBuilder(
+        method="POST", path=path, data=body, content_type="application/json", headers=headers
+    ).get_environ()
+    if chunked:  # as gunicorn passes a chunked body on: no length, the stream ends itself
+        del environ["CONTENT_LENGTH"]
+        environ["wsgi.input_terminated"] = True
+    answer, status, response_headers = run_wsgi_app(wsgi, environ, buffered=True)
+    kept = {n: v for n, v in response_headers.items() if n in ("Content-Type", "Location")}
+    return status, kept, b"".join(answer)
+
+
+def test_hook_calls_are_answered_as_flask_answers_them(make_app, payload_for, target):
+    app = make_app(MAX_PAYLOAD_BYTES=LIMIT, HOOK_SECRET="")
+    signed = make_app(MAX_PAYLOAD_BYTES=LIMIT, HOOK_SECRET="s3cret-value")
+    paths = itertools.count()
+
+    def export() -> bytes:  # a new export each time: none is answered as a duplicate
+        return json.dumps(payload_for(simple_settings(f"{target.url}/in/{next(paths)}"))).encode()
+
+    cases = {
+        "an export": (app, export, {}, False, "200 OK"),
+        "another event": (
+            app,
+            lambda: b'{"event": "email", "action": "received"}',
+            {},
+            False,
+            "200 OK",
+        ),
+        "not JSON": (app, lambda: b"{", {}, False, "400 BAD REQUEST"),
+        "invalid payload": (
+            app,
+            lambda: b'{"event": "annotation_status"}',
+            {},
+            False,
+            "400 BAD REQUEST",
+        ),
+        "too large": (app, lambda: b" " * (LIMIT + 1), {}, False, "413 REQUEST ENTITY TOO LARGE"),
+        "too large, chunked": (
+            app,
+            lambda: b" " * (LIMIT + 1),
+            {},
+            True,
+            "413 REQUEST ENTITY TOO LARGE",
+        ),
+        "not signed": (
+            signed,
+            export,
+            {"X-Rossum-Signature-SHA256": "sha256=00"},
+            False,
+            "401 UNAUTHORIZED",
+        ),
+    }
+    for name, (served, body, headers, chunked, expected) in cases.items():
+        answers = [
+            call(wsgi, path, body(), headers, chunked)
+            for wsgi in (served.wsgi_app, served.wsgi_app.flask_wsgi)  # ours, then Flask's own
+            for path in ("/", "/export")
+        ]
+        assert len(set(map(repr, answers))) == 1, (name, answers)
+        status, response_headers, content = answers[0]
+        assert status.upper() == expected, (name, answers[0])
+        assert response_headers == {"Content-Type": "application/json"}
+        assert set(json.loads(content)) == {"messages", "operations"}
+    assert len(target.requests) == 4
