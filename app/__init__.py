@@ -9,10 +9,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import Config
 from .errors import PayloadError, RefusedCall
 from .hook_wsgi import HookRoute
-from .jobs import CRASHED, ExportCrashed, JobService
+from .jobs import JobService
 from .messages import HookAnswer, error
 from .pipeline.runtime import Runtime
 from .redaction import install_log_redaction
+from .state import is_redis
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_PAYLOAD_BYTES"] + 1
     configure_logging(app.config["LOG_LEVEL"])
     app.extensions["runtime"] = runtime = Runtime(app.config)
+    if is_redis(app.config["STATE_URL"]):
+        _ = runtime.state_store  # opened now: a Redis without persistence is refused at start
     app.extensions["jobs"] = JobService(runtime)
     app.wsgi_app = HookRoute(app, app.wsgi_app)  # hook calls without Flask's request objects
     if app.config["TRUST_PROXY"]:  # behind a PaaS router: its X-Forwarded-* make our URLs
@@ -79,10 +82,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return answer_with_error(f"{exc.code} {exc.name}: {exc.description}", exc.code or 500)
-
-    @app.errorhandler(ExportCrashed)
-    def crashed(exc: ExportCrashed):  # its traceback was logged where it happened
-        return answer_with_error(CRASHED.messages[0].content, 500)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

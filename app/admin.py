@@ -6,7 +6,6 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .errors import SettingsError
 from .hooks import checked_payload
-from .jobs import answer_of
 from .messages import HookAnswer, error
 from .metrics import exposition
 from .payload import parse_json_body
@@ -55,13 +54,13 @@ def preview():
 def job(job_id: str):
     """An export answered 202: 202 while it runs, 201 with the hook answer, 404 unknown."""
     record = current_app.extensions["runtime"].state_store.get_job(job_id)
-    if record is None or not record.done and record.lease_until < time.time():
-        # Unknown, expired, or its worker died: Rossum re-sends the hook call, and
-        # duplicate protection decides whether the export is sent again.
+    if record is None or not record.done and record.alive_until < time.time():
+        # Unknown, expired, or its owner's heartbeat stopped (it died): Rossum re-sends
+        # the hook call, and the export's claim decides whether it is sent again.
         return jsonify(HookAnswer([error("Unknown or expired export job.")]).to_json()), 404
     if not record.done:
         return jsonify(HookAnswer().to_json()), 202, {"Retry-After": "1"}
-    return jsonify(answer_of(record.answer).to_json()), 201
+    return jsonify(HookAnswer.from_json(record.answer).to_json()), 201
 
 
 @bp.get("/metrics")

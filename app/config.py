@@ -29,6 +29,12 @@ class Config:
     STATE_URL: str = "sqlite:///var/state.sqlite3"
     DEDUP_TTL_S: float = 7 * 24 * 3600.0
     DEDUP_WAIT_S: float = 120.0
+    # Claims (SPEC §9 "Crashes"): renewed every HEARTBEAT_S by their owner; a claim ends
+    # CLAIM_LEASE_S after its owner's last beat (0: 2 × the longest attempt + 60 s).
+    HEARTBEAT_S: float = 5.0
+    CLAIM_LEASE_S: float = 0.0
+    # Redis without persistence (no AOF, no RDB saves) is refused unless this is set.
+    STATE_VOLATILE_OK: bool = False
     # Asynchronous answers (SPEC §9).
     SYNC_WAIT_S: float = 20.0
     JOB_TTL_S: float = 3600.0
@@ -63,6 +69,30 @@ class Config:
     def as_flask_config(self) -> dict:
         """The values as a dict for ``app.config.update``."""
         return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+def longest_attempt_s(config: Mapping) -> float:
+    """The longest one export request can take: a wait-mode attempt, or retry mode's budget."""
+    wait_attempt = config["TARGET_CONNECT_TIMEOUT_S"] + config["TARGET_READ_TIMEOUT_S"]
+    last_retry = config["RETRY_CONNECT_TIMEOUT_S"] + config["RETRY_READ_TIMEOUT_S"]
+    return max(wait_attempt, config["RETRY_BUDGET_S"] + last_retry)
+
+
+def heartbeat_s(config: Mapping) -> float:
+    return config["HEARTBEAT_S"]
+
+
+def claim_lease_s(config: Mapping) -> float:
+    """A claim's lease: CLAIM_LEASE_S, at most (and by default) 2 × the longest attempt + 60 s;
+    at least three heartbeats, so that one late beat does not end it."""
+    ceiling = 2 * longest_attempt_s(config) + 60
+    lease = config["CLAIM_LEASE_S"] or ceiling
+    return max(min(lease, ceiling), 3 * heartbeat_s(config))
+
+
+def job_alive_s(config: Mapping) -> float:
+    """A running job whose owner missed three beats is dead: its poll answers 404."""
+    return 3 * heartbeat_s(config)
 
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})

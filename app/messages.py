@@ -45,6 +45,15 @@ class HookAnswer:
             return self.outcome
         return "warning" if any(m.type == "warning" for m in self.messages) else "success"
 
+    @classmethod
+    def from_json(cls, data: dict, outcome: str | None = None) -> "HookAnswer":
+        """An answer as :meth:`to_json` gave it (stored for a job or a delivered export)."""
+        return cls(
+            [Message(m["type"], m["content"]) for m in data.get("messages", [])],
+            list(data.get("operations", [])),
+            outcome=outcome,
+        )
+
     def to_json(self) -> dict:
         return {
             "messages": [message.to_json() for message in self.messages],

@@ -57,3 +57,10 @@ def exposition(multiprocess_dir: str) -> tuple[bytes, str]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+STATE_LOST = Counter(
+    "rest_api_export_state_lost",
+    "Times a process noticed that the state store lost what it remembered "
+    "(SQLite file deleted or replaced, Redis flushed or restarted without persistence)",
+)

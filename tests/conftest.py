@@ -40,12 +40,17 @@ def make_app(fake_rossum, state_url):
     """Build the app with config overrides; the fake Rossum's http host is allowed."""
     fake_host = fake_rossum.url.removeprefix("http://")
 
+    made = []
+
     def make(**overrides):
         allowed = f"*.rossum.app,*.rossum.ai,http://{fake_host}"
         config = {"ALLOWED_ROSSUM_HOSTS": allowed, "STATE_URL": state_url}
-        return create_app({**TEST_CONFIG, **config, **overrides})
+        made.append(create_app({**TEST_CONFIG, **config, **overrides}))
+        return made[-1]
 
-    return make
+    yield make
+    for app in made:  # background exports finish, heartbeats stop
+        app.extensions["jobs"].shutdown()
 
 
 @pytest.fixture
@@ -117,7 +122,7 @@ def post_hook(live_app):
 
 @pytest.fixture
 def processes(tmp_path):
-    """Start the service's processes (gunicorn, RQ workers, Redis); all stopped afterwards."""
+    """Start the service's processes (gunicorn, Redis); all stopped afterwards."""
     started = Processes(tmp_path)
     yield started
     started.stop_all()

@@ -1,7 +1,8 @@
-"""The service's own processes for tests: gunicorn instances and RQ workers on free ports."""
+"""The service's own processes for tests: gunicorn instances and Redis on free ports."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +40,7 @@ class Processes:
     def __init__(self, tmp_path: Path):
         self.tmp_path = tmp_path
         self.running: list[subprocess.Popen] = []
+        self.masters: dict[str, subprocess.Popen] = {}  # gunicorn masters by base URL
 
     def env(self, **overrides) -> dict:
         return {**os.environ, **{k: str(v) for k, v in overrides.items()}}
@@ -56,36 +58,28 @@ class Processes:
         )
         self.running.append(process)
         url = f"http://127.0.0.1:{port}"
+        self.masters[url] = process
         wait_until_up(url, process)
         return url
 
-    def rq_worker(self, redis_url: str, **env) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rq.cli",
-                "worker",
-                "--url",
-                redis_url,
-                "--worker-class",
-                "rq.SimpleWorker",
-                "rest-api-export",
-            ],
-            cwd=PROJECT,
-            env=self.env(**env),
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.tmp_path / "rq-worker.log", "wb"),  # noqa: SIM115
-        )
-        self.running.append(process)
-        return process
+    def worker_pids(self, url: str) -> list[int]:
+        """The pids of the worker processes of the gunicorn instance serving ``url``."""
+        master = self.masters[url].pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        return [int(pid) for pid in children]
 
-    def redis_server(self) -> str:
-        """A private redis-server on a free port; returns its URL."""
+    def kill_worker(self, url: str) -> int:
+        """SIGKILL the (single) worker of the instance at ``url``; its master starts another."""
+        (pid,) = self.worker_pids(url)
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def redis_server(self, persistence: bool = True, port: int | None = None) -> str:
+        """A private redis-server (with AOF unless told not to) on ``port`` or a free one."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server is not installed")
-        port = free_port()
+        port = port or free_port()
         process = subprocess.Popen(
             [
                 binary,
@@ -96,7 +90,9 @@ class Processes:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if persistence else "no",
+                "--appendfilename",
+                f"appendonly-{port}.aof",
                 "--dir",
                 str(self.tmp_path),
             ],

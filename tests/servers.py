@@ -170,6 +170,7 @@ class FakeRossum:
         self.annotations: dict[int, dict] = {}
         self.hooks: dict[int, dict] = {}
         self.failures: dict[tuple[str, str], list[Response]] = {}
+        self.delays: dict[tuple[str, str], list[float]] = {}
         self.ids = itertools.count(900001)
         self.lock = threading.Lock()
 
@@ -224,6 +225,10 @@ class FakeRossum:
         )
         self.failures.setdefault((method, path), []).extend([response] * times)
 
+    def delay_next(self, method: str, path: str, seconds: float, times=1) -> None:
+        """Hold the next ``times`` calls of ``method path`` for ``seconds`` (recorded first)."""
+        self.delays.setdefault((method, path), []).extend([seconds] * times)
+
     def calls_to(self, path_prefix: str) -> list[RecordedRequest]:
         return [call for call in self.calls if call.path.startswith(path_prefix)]
 
@@ -233,6 +238,9 @@ class FakeRossum:
             self.calls.append(record(request))
             queued = self.failures.get((request.method, request.path))
             failure = queued.pop(0) if queued else None
+            delays = self.delays.get((request.method, request.path))
+            delay_s = delays.pop(0) if delays else 0.0
+        time.sleep(delay_s)
         response = failure or self.route(request)
         return response(environ, start_response)
 

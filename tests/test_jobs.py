@@ -6,7 +6,6 @@ import time
 import pytest
 import requests
 
-from app.state import DELIVERED, open_store
 from tests.builders import build_payload, post_at_once, simple_settings
 
 
@@ -107,58 +106,78 @@ def test_a_rossum_401_after_the_202_asks_for_a_longer_token_lifetime(
     assert "raise the hook's token_lifetime_s" in final["messages"][1]["content"]
 
 
-def test_the_redis_store_claims_and_keeps_jobs(redis_url):
-    store = open_store(redis_url)
-
-    assert store.claim("k", "one", lease_s=60, ttl_s=60).acquired
-    assert not store.claim("k", "two", lease_s=60, ttl_s=60).acquired
-    store.release("k", "two")  # not the owner
-    store.finish("k", "one", DELIVERED, {"messages": []}, ttl_s=60)
-    assert store.get("k").state == DELIVERED
-    store.create_job("j", lease_s=60, ttl_s=60)
-    store.mark_job_late("j")
-    store.finish_job("j", {"messages": [{"type": "info", "content": "ok"}]}, ttl_s=60)
-    job = store.get_job("j")
-    assert job.done and job.answered_late and job.answer["messages"][0]["content"] == "ok"
-    store.put_job_input("j", b"input", ttl_s=60)
-    assert store.take_job_input("j") == b"input" and store.take_job_input("j") is None
-    assert store.get_job("unknown") is None
+SYNC_WAIT_S = 2.0
+SLOW_TARGET_S = SYNC_WAIT_S + 4  # a margin of seconds over the wait, for a busy machine
 
 
 @pytest.fixture
 def instances(processes, redis_url, fake_rossum):
-    """Two instances of the service and one RQ worker sharing one Redis."""
+    """Two instances of the service sharing one Redis (with persistence)."""
     env = {
         "STATE_URL": redis_url,
         "ALLOWED_ROSSUM_HOSTS": f"http://{fake_rossum.url.removeprefix('http://')}",
         "ALLOW_PRIVATE_TARGETS": "true",
-        "SYNC_WAIT_S": "1",
+        "SYNC_WAIT_S": SYNC_WAIT_S,
+        "TARGET_READ_TIMEOUT_S": SLOW_TARGET_S + 10,
+        "HEARTBEAT_S": 1,
         "WEB_CONCURRENCY": "1",
         "GUNICORN_THREADS": "4",
     }
-    processes.rq_worker(redis_url, **env)
     return processes.gunicorn(**env), processes.gunicorn(**env)
 
 
-def test_a_job_started_on_one_instance_is_answered_by_another(instances, fake_rossum, slow_target):
-    first, second = instances
-    payload = build_payload(simple_settings(f"{slow_target.url}/in"), base_url=fake_rossum.url)
+def redis_payload(fake_rossum, target, path="/in"):
+    return build_payload(simple_settings(f"{target.url}{path}"), base_url=fake_rossum.url)
 
-    response = requests.post(first, json=payload, timeout=30)
+
+def test_a_job_started_on_one_instance_is_answered_by_another(instances, fake_rossum, target):
+    first, second = instances
+    target.reply_with(201, b'{"id": "ERP-1"}', delay_s=SLOW_TARGET_S)
+
+    response = requests.post(first, json=redis_payload(fake_rossum, target), timeout=30)
 
     assert response.status_code == 202
     job_path = response.headers["Location"].split("/jobs/", 1)[1]
-    answers = poll(f"{second}/jobs/{job_path}")
+    answers = poll(f"{second}/jobs/{job_path}", seconds=SLOW_TARGET_S + 20)
+    assert answers[0].status_code == 202
     assert answers[-1].status_code == 201
     assert answers[-1].json()["messages"][0]["content"].endswith("answered 201 CREATED")
-    assert len(slow_target.requests) == 1
+    assert len(target.requests) == 1
 
 
 def test_the_same_payload_on_two_instances_at_once_is_sent_once(instances, fake_rossum, target):
     target.reply_with(200, b"ok", delay_s=0.5)
-    payload = build_payload(simple_settings(f"{target.url}/in"), base_url=fake_rossum.url)
-    responses = post_at_once(list(instances), payload)
+    responses = post_at_once(list(instances), redis_payload(fake_rossum, target))
 
     assert [r.status_code for r in responses] == [200, 200]
     assert len(target.requests) == 1
     assert sorted(len(r.json()["messages"]) for r in responses) == [1, 2]
+
+
+def test_a_repeat_on_another_instance_after_success_is_not_sent(instances, fake_rossum, target):
+    first, second = instances
+    payload = redis_payload(fake_rossum, target)
+    done = requests.post(first, json=payload, timeout=30)
+
+    repeat = requests.post(second, json={**payload, "request_id": "another"}, timeout=30)
+
+    assert done.status_code == repeat.status_code == 200
+    assert len(target.requests) == 1
+    assert repeat.json()["messages"][-1]["content"].startswith("Already exported at")
+
+
+def test_a_slow_export_on_one_instance_does_not_hold_up_another(instances, fake_rossum, target):
+    first, second = instances
+    target.reply_with(201, b"slow", delay_s=SLOW_TARGET_S)
+    target.reply_with(200, b"fast")
+    slow = redis_payload(fake_rossum, target, "/slow")
+    fast = redis_payload(fake_rossum, target, "/fast")
+
+    slow_answer = requests.post(first, json=slow, timeout=30)
+    started = time.monotonic()
+    fast_answer = requests.post(second, json=fast, timeout=30)
+
+    assert slow_answer.status_code == 202
+    assert fast_answer.status_code == 200
+    assert time.monotonic() - started < SLOW_TARGET_S  # not queued behind the slow one
+    assert poll(slow_answer.headers["Location"], seconds=SLOW_TARGET_S + 20)[-1].status_code == 201

@@ -1,49 +1,167 @@
-"""The SQLite state store: atomic claims, expiry, and sharing across processes."""
+"""The state stores (SPEC §9): one table of behaviours, run against SQLite and Redis alike."""
 
+import logging
+import os
 import subprocess
 import sys
 import textwrap
 import time
 
-from app.pipeline.dedup import idempotency_key
+import pytest
+
+from app.messages import HookAnswer, info
+from app.pipeline.dedup import DuplicateGuard, idempotency_key
 from app.pipeline.delivery import OutgoingRequest
-from app.state import DELIVERED, IN_FLIGHT, open_store
+from app.state import (
+    DELIVERED,
+    IN_FLIGHT,
+    SENT,
+    UNKNOWN,
+    StateStoreUnavailable,
+    VolatileStateError,
+    open_store,
+)
+from app.state.heartbeat import Heartbeat
 
 
-def test_a_claim_is_taken_once_until_released(tmp_path):
-    store = open_store(f"sqlite:///{tmp_path}/a/b/state.sqlite3")  # directories are created
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/a/b/state.sqlite3"  # directories are created
+    return request.getfixturevalue("redis_url")
 
-    assert store.claim("k", "one", lease_s=60, ttl_s=60).acquired
-    second = store.claim("k", "two", lease_s=60, ttl_s=60)
+
+@pytest.fixture
+def store(store_url):
+    return open_store(store_url, volatile_ok=False)
+
+
+def test_a_claim_is_taken_once_until_released(store):
+    assert store.claim("k", "one", lease_s=60).acquired
+    second = store.claim("k", "two", lease_s=60)
     assert not second.acquired and second.record.state == IN_FLIGHT
     store.release("k", "two")  # not the owner: nothing happens
-    assert not store.claim("k", "two", lease_s=60, ttl_s=60).acquired
+    assert not store.claim("k", "two", lease_s=60).acquired
     store.release("k", "one")
-    assert store.claim("k", "two", lease_s=60, ttl_s=60).acquired
+    assert store.claim("k", "two", lease_s=60).acquired
 
 
-def test_finished_records_keep_the_answer_until_they_expire(tmp_path):
-    store = open_store(f"sqlite:///{tmp_path}/state.sqlite3")
-    store.claim("k", "one", lease_s=60, ttl_s=60)
-    store.finish("k", "one", DELIVERED, {"messages": [{"type": "info", "content": "x"}]}, ttl_s=0.2)
+def test_a_claim_with_nothing_sent_ends_with_its_lease(store):
+    store.claim("k", "dead", lease_s=0.3)
+    time.sleep(0.5)
 
-    assert store.get("k").answer == {"messages": [{"type": "info", "content": "x"}]}
-    time.sleep(0.3)
     assert store.get("k") is None
-    assert store.claim("k", "two", lease_s=60, ttl_s=60).acquired
+    assert store.claim("k", "next", lease_s=60).acquired
 
 
-def test_the_store_is_shared_by_processes(tmp_path):
+def test_a_sent_claim_past_its_lease_stays_as_an_abandoned_record(store):
+    store.claim("k", "dead", lease_s=0.3)
+    store.advance("k", "dead", SENT, lease_s=0.3, ttl_s=60, answer={})
+    time.sleep(0.5)
+
+    record = store.claim("k", "next", lease_s=60).record
+    assert record.state == SENT and record.abandoned
+
+
+def test_the_heartbeat_keeps_a_claim_and_a_job_alive(store):
+    heartbeat = Heartbeat(store, interval_s=0.2, lease_s=0.6, job_alive_s=0.6)
+    store.claim("k", "alive", lease_s=0.6)
+    store.create_job("j", alive_s=0.6, ttl_s=60)
+    heartbeat.keep_job("j")
+    with heartbeat.keeping_claim("k", "alive"):
+        time.sleep(1.5)
+        assert not store.claim("k", "other", lease_s=60).acquired
+        assert store.get_job("j").alive_until > time.time()
+    heartbeat.drop_job("j")
+    time.sleep(1.0)
+    heartbeat.stop()
+
+    assert store.claim("k", "other", lease_s=60).acquired
+    assert store.get_job("j").alive_until < time.time()
+
+
+def test_outcomes_keep_the_answer_until_they_expire(store):
+    store.claim("k", "one", lease_s=60)
+    answer = {"messages": [{"type": "info", "content": "x"}], "operations": []}
+    store.advance("k", "other", UNKNOWN, 0, ttl_s=60, answer={})  # not the owner: ignored
+    store.advance("k", "one", DELIVERED, 0, ttl_s=0.4, answer=answer)
+
+    assert store.get("k").state == DELIVERED and store.get("k").answer == answer
+    time.sleep(0.6)
+    assert store.get("k") is None
+
+
+def test_jobs_are_kept_until_answered_and_then_for_their_ttl(store):
+    store.create_job("j", alive_s=60, ttl_s=60)
+    assert not store.get_job("j").done
+    store.finish_job("j", {"messages": [{"type": "info", "content": "ok"}]}, ttl_s=0.4)
+
+    job = store.get_job("j")
+    assert job.done and job.answer["messages"][0]["content"] == "ok"
+    assert store.get_job("unknown") is None
+    time.sleep(0.6)
+    assert store.get_job("j") is None
+
+
+def request(**changes) -> OutgoingRequest:
+    fields = {
+        "method": "POST",
+        "url": "https://erp.example.com/in",
+        "headers": {"Authorization": "Bearer tok-1"},
+        "data": b"body",
+        "idempotency_key": "key-1",
+    }
+    return OutgoingRequest(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    ("stage_at_death", "sent_again", "message"),
+    [
+        (IN_FLIGHT, True, "sent"),
+        (SENT, False, "so the target may already hold it"),
+        (DELIVERED, False, "Already exported at"),
+    ],
+)
+def test_after_a_dead_owner_the_next_delivery_follows_what_its_claim_recorded(
+    store, stage_at_death, sent_again, message
+):
+    store.claim("key-1", "dead", lease_s=0.3)
+    store.advance("key-1", "dead", stage_at_death, lease_s=0.3, ttl_s=60, answer={})
+    time.sleep(0.5)  # its lease ends: nobody renews it
+    guard = DuplicateGuard(store, Heartbeat(store, 5, 5, 15), ttl_s=60, wait_s=0.5, lease_s=5)
+    sent = []
+
+    def send(outgoing):
+        sent.append(outgoing)
+        return HookAnswer([info("sent")])
+
+    answer = guard.run(request(), resend_allowed=False, send=send)
+
+    assert len(sent) == (1 if sent_again else 0)
+    assert message in answer.messages[-1].content
+    assert (store.get("key-1").state == DELIVERED) is (stage_at_death != SENT)
+
+
+def test_a_live_claim_of_another_delivery_is_waited_for_then_refused(store):
+    store.claim("key-1", "alive", lease_s=60)
+    guard = DuplicateGuard(store, Heartbeat(store, 5, 5, 15), ttl_s=60, wait_s=0.5, lease_s=5)
+
+    answer = guard.run(request(), resend_allowed=False, send=pytest.fail)
+
+    assert "is being sent by another delivery" in answer.messages[0].content
+
+
+def test_the_sqlite_store_is_shared_by_processes(tmp_path):
     url = f"sqlite:///{tmp_path}/state.sqlite3"
     store = open_store(url)
     other_process = textwrap.dedent(f"""
         from app.state import open_store
         store = open_store({url!r})
-        claim = store.claim("shared", "child", lease_s=60, ttl_s=60)
-        store.finish("shared", "child", "delivered", {{"messages": []}}, ttl_s=60)
-        print(claim.acquired, store.claim("mine", "child", lease_s=60, ttl_s=60).acquired)
+        claim = store.claim("shared", "child", lease_s=60)
+        store.advance("shared", "child", "delivered", 0, 60, {{"messages": []}})
+        print(claim.acquired, store.claim("mine", "child", lease_s=60).acquired)
     """)
-    assert store.claim("mine", "parent", lease_s=60, ttl_s=60).acquired
+    assert store.claim("mine", "parent", lease_s=60).acquired
 
     result = subprocess.run(
         [sys.executable, "-c", other_process],
@@ -55,18 +173,15 @@ def test_the_store_is_shared_by_processes(tmp_path):
 
     assert result.stdout.split() == ["True", "False"]
     assert store.get("shared").state == DELIVERED
-    assert not store.claim("shared", "parent", lease_s=60, ttl_s=60).acquired
 
 
-def test_racing_processes_claim_each_key_exactly_once(tmp_path):
-    url = f"sqlite:///{tmp_path}/state.sqlite3"
-    open_store(url)
+def test_racing_processes_claim_each_key_exactly_once(store_url):
+    open_store(store_url)
     racer = textwrap.dedent(f"""
         import sys
         from app.state import open_store
-        store = open_store({url!r})
-        won = [k for k in range(200) if store.claim(str(k), sys.argv[1], 60, 60).acquired]
-        print(len(won))
+        store = open_store({store_url!r})
+        print(len([k for k in range(200) if store.claim(str(k), sys.argv[1], 60).acquired]))
     """)
     processes = [
         subprocess.Popen([sys.executable, "-c", racer, name], stdout=subprocess.PIPE, text=True)
@@ -77,14 +192,79 @@ def test_racing_processes_claim_each_key_exactly_once(tmp_path):
     assert sum(wins) == 200
 
 
-def request(**changes) -> OutgoingRequest:
-    fields = {
-        "method": "POST",
-        "url": "https://erp.example.com/in",
-        "headers": {"Authorization": "Bearer tok-1"},
-        "data": b"body",
-    }
-    return OutgoingRequest(**{**fields, **changes})
+def test_a_deleted_sqlite_file_is_noticed_logged_and_recreated(tmp_path, caplog):
+    path = tmp_path / "state.sqlite3"
+    store = open_store(f"sqlite:///{path}")
+    store.claim("k", "one", lease_s=60)
+    for name in ("state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+
+    with caplog.at_level(logging.ERROR):
+        assert store.claim("k", "two", lease_s=60).acquired
+
+    assert path.exists()
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "was deleted: every remembered export and job is forgotten" in caplog.text
+
+
+def test_expired_sqlite_rows_are_deleted_by_the_check(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "state.sqlite3"
+    store = open_store(f"sqlite:///{path}")
+    for key in range(50):
+        store.claim(str(key), "one", lease_s=0.1)
+    store.claim("live", "one", lease_s=60)
+    time.sleep(0.3)
+
+    store.check()
+
+    assert sqlite3.connect(path).execute("SELECT key FROM exports").fetchall() == [("live",)]
+
+
+def test_an_unusable_sqlite_file_is_unavailable_until_it_is_back(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    store = open_store(f"sqlite:///{path}")
+    os.rename(path, tmp_path / "saved")
+    path.mkdir()  # something that cannot be opened as the state file
+
+    with pytest.raises(StateStoreUnavailable, match=f"SQLite file {path}"):
+        store.claim("k", "one", lease_s=60)
+    path.rmdir()
+    assert store.claim("k", "one", lease_s=60).acquired
+
+
+def test_redis_down_is_unavailable_until_it_is_back(processes):
+    url = processes.redis_server()
+    store = open_store(url)
+    server = processes.running[-1]
+    server.kill()
+    server.wait(timeout=10)
+
+    with pytest.raises(StateStoreUnavailable, match="Redis at 127.0.0.1"):
+        store.claim("k", "one", lease_s=60)
+
+
+def test_redis_without_persistence_is_refused_with_aof_accepted(processes):
+    with pytest.raises(VolatileStateError, match="keeps no persistence"):
+        open_store(processes.redis_server(persistence=False), volatile_ok=False)
+    open_store(processes.redis_server(persistence=False), volatile_ok=True)
+    open_store(processes.redis_server(persistence=True), volatile_ok=False)
+
+
+def test_a_flushed_redis_is_noticed(redis_url, caplog):
+    import redis
+
+    store = open_store(redis_url)
+    store.check()
+    redis.Redis.from_url(redis_url).flushall()
+
+    with caplog.at_level(logging.ERROR):
+        store.check()
+        store.check()
+
+    assert len(caplog.records) == 1
+    assert "lost its data (flushed, or restarted without persistence)" in caplog.text
 
 
 def test_the_idempotency_key_ignores_the_access_token_only():

@@ -78,19 +78,6 @@ def prepare_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
     return PreparedHook(payload, redactor, context, exporters)
 
 
-def restore_prepared(
-    payload: HookPayload, runtime: Runtime, redactor: Redactor, fetched: dict, decode
-) -> PreparedHook:
-    """A hook call prepared by another process (see :meth:`HookContext.fetched`)."""
-    exports = load_settings_once(payload.settings)  # valid: it was checked when prepared
-    context = hook_context(payload, runtime, redactor, exports)
-    context.restore(fetched, decode)
-    exporters = [exporter_class_for(export.request)(export, context, runtime) for export in exports]
-    for exporter in exporters:
-        exporter.prefetch()  # from what was restored; fails the same way it failed there
-    return PreparedHook(payload, redactor, context, exporters)
-
-
 def run_prepared(prepared: PreparedHook) -> HookAnswer:
     """Send the exports in order, stopping at the first failure; no message holds a secret."""
     answer = prepared.answer or HookAnswer()

@@ -47,34 +47,6 @@ class HookContext:
             )
         return self._files[key]
 
-    def fetched(self, encode) -> dict:
-        """The content and files fetched so far, for another process (bytes via ``encode``)."""
-        return {
-            "content": self.content.tree,
-            "files": [
-                {
-                    "key": list(key),
-                    "name": f.name,
-                    "mime_type": f.mime_type,
-                    "content_url": f.content_url,
-                    "content": encode(f.read()),
-                }
-                for key, f in self._files.items()
-            ],
-        }
-
-    def restore(self, fetched: dict, decode) -> None:
-        """Take content and files fetched by another process, as :meth:`fetched` gave them."""
-        self.__dict__["content"] = AnnotationContent(fetched["content"])
-        for item in fetched["files"]:
-            self._files[tuple(item["key"])] = StoredFile.from_bytes(
-                item["name"],
-                item["mime_type"],
-                item["content_url"],
-                self.rossum,
-                decode(item["content"]),
-            )
-
     def store_documents(self, files: dict[str, tuple[str, bytes, str]]) -> None:
         """Store files as the annotation's export documents and note them in its metadata.
 

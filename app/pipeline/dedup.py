@@ -18,7 +18,18 @@ from datetime import UTC, datetime
 from .. import messages
 from ..errors import TargetError
 from ..messages import HookAnswer, Message
-from ..state import DELIVERED, IN_FLIGHT, UNKNOWN, ExportRecord, StateStore
+from ..state import (
+    DELIVERED,
+    IN_FLIGHT,
+    SENT,
+    UNKNOWN,
+    ExportRecord,
+    StateStore,
+    StateStoreUnavailable,
+)
+from ..state.base import LIVE_STATES
+from ..state.heartbeat import Heartbeat
+from . import progress
 from .delivery import OutgoingRequest
 
 log = logging.getLogger(__name__)
@@ -26,7 +37,8 @@ log = logging.getLogger(__name__)
 # What #{idempotency_key} renders to until the key, which depends on the rendered
 # request, is known; then it is replaced by the key everywhere in the request.
 KEY_MARKER = "idempotency-key-1c6b0f3e9a"
-POLL_INTERVAL_S = 0.1
+FIRST_PAUSE_S = 0.05  # waiting for another delivery of the same export: backoff
+LONGEST_PAUSE_S = 1.0
 
 
 def idempotency_key(scope: tuple, request: OutgoingRequest, access_token: str | None) -> str:
@@ -90,10 +102,20 @@ def when(record: ExportRecord) -> str:
 
 
 class DuplicateGuard:
-    """Claims an export in the state store before sending, records what came of it."""
+    """Claims an export in the state store before sending, records how far it got.
 
-    def __init__(self, store: StateStore, ttl_s: float, wait_s: float, lease_s: float):
+    The claim's lease is renewed by the heartbeat while this process sends; its stage
+    follows the wire (see :mod:`.progress`): request bytes out → ``sent``; a 2xx status
+    line → ``delivered``, the moment it arrives; a refusal (4xx/5xx) → back to
+    ``in_flight``, as nothing was delivered. A 3xx keeps ``sent``: the redirected
+    request decides.
+    """
+
+    def __init__(
+        self, store: StateStore, heartbeat: Heartbeat, ttl_s: float, wait_s: float, lease_s: float
+    ):
         self.store = store
+        self.heartbeat = heartbeat
         self.ttl_s = ttl_s
         self.wait_s = wait_s
         self.lease_s = lease_s
@@ -110,52 +132,53 @@ class DuplicateGuard:
         if earlier is not None:
             if earlier.state == DELIVERED:
                 return self.repeat_answer(earlier)
-            if not resend_allowed or earlier.state == IN_FLIGHT and not self.abandoned(earlier):
+            if earlier.state == IN_FLIGHT and earlier.abandoned:
+                log.info("sending export %s: its earlier claim ended with nothing sent", key)
+            elif not resend_allowed or earlier.state in LIVE_STATES and not earlier.abandoned:
                 return HookAnswer([self.refusal(earlier, request)])
-            log.info("resending export %s: it carries its idempotency key", key)
-            self.store.take_over(key, owner, self.lease_s, self.ttl_s)
-        try:
-            outcome = send(request)
-        except TargetError as failure:
-            if failure.unknown_outcome:
-                self.store.finish(key, owner, UNKNOWN, {}, self.ttl_s)
             else:
-                self.store.release(key, owner)
-            raise
-        except BaseException:
-            self.store.release(key, owner)  # nothing reached the target
-            raise
+                log.info("resending export %s: it carries its idempotency key", key)
+            self.store.take_over(key, owner, self.lease_s)
+        stages = ClaimStages(self, key, owner)
+        with self.heartbeat.keeping_claim(key, owner), progress.reporting_to(stages):
+            try:
+                outcome = send(request)
+            except TargetError as failure:
+                if failure.unknown_outcome:
+                    self.store.advance(key, owner, UNKNOWN, 0, self.ttl_s, {})
+                else:
+                    self.store.release(key, owner)
+                raise
+            except StateStoreUnavailable:
+                raise  # nothing more can be recorded
+            except BaseException:
+                self.store.release(key, owner)  # nothing reached the target
+                raise
         if outcome.messages and outcome.messages[0].type == "error":
             self.store.release(key, owner)  # the target refused it: a repeat must send
         else:
-            self.store.finish(key, owner, DELIVERED, outcome.to_json(), self.ttl_s)
+            self.store.advance(key, owner, DELIVERED, 0, self.ttl_s, outcome.to_json())
         return outcome
 
     def claim(self, key: str, owner: str) -> ExportRecord | None:
         """None when the export is ours to send; else the record that stops us."""
         deadline = time.monotonic() + self.wait_s
+        pause = FIRST_PAUSE_S
         while True:
-            claim = self.store.claim(key, owner, self.lease_s, self.ttl_s)
+            claim = self.store.claim(key, owner, self.lease_s)
             if claim.acquired:
                 return None
             record = claim.record
-            if record.state != IN_FLIGHT or self.abandoned(record):
+            if record.state not in LIVE_STATES or record.abandoned:
                 return record
-            if time.monotonic() >= deadline:
+            if time.monotonic() + pause >= deadline:
                 return record
-            time.sleep(POLL_INTERVAL_S)  # the same export is being sent: wait for it
-
-    @staticmethod
-    def abandoned(record: ExportRecord) -> bool:
-        return record.state == IN_FLIGHT and record.lease_until < time.time()
+            time.sleep(pause)  # the same export is being sent: wait for it, backing off
+            pause = min(pause * 2, LONGEST_PAUSE_S)
 
     @staticmethod
     def repeat_answer(record: ExportRecord) -> HookAnswer:
-        earlier = HookAnswer(
-            [Message(m["type"], m["content"]) for m in record.answer.get("messages", [])],
-            list(record.answer.get("operations", [])),
-            outcome="duplicate",
-        )
+        earlier = HookAnswer.from_json(record.answer, outcome="duplicate")
         earlier.messages.append(
             messages.info(f"Already exported at {when(record)}; not sent again.")
         )
@@ -163,7 +186,7 @@ class DuplicateGuard:
 
     @staticmethod
     def refusal(record: ExportRecord, request: OutgoingRequest) -> Message:
-        if record.state == IN_FLIGHT and not DuplicateGuard.abandoned(record):
+        if record.state in LIVE_STATES and not record.abandoned:
             return messages.error(
                 f"Not sent: the same export to {request.host} is being sent by another "
                 f"delivery since {when(record)} and has no outcome yet. Export again later."
@@ -174,3 +197,29 @@ class DuplicateGuard:
             "target first; to send it again deliberately, send #{idempotency_key} in a "
             'header the target de-duplicates on, or set "deduplicate": false.'
         )
+
+
+class ClaimStages:
+    """Records a claim's stage as the request's progress on the wire is reported."""
+
+    def __init__(self, guard: DuplicateGuard, key: str, owner: str):
+        self.guard, self.key, self.owner = guard, key, owner
+        self.stage = IN_FLIGHT
+
+    def bytes_going_out(self) -> None:
+        if self.stage == IN_FLIGHT:  # raises before the first byte when the store is down
+            self.record(SENT)
+
+    def status_line(self, status: int) -> None:
+        stage = DELIVERED if 200 <= status < 300 else IN_FLIGHT if status >= 400 else None
+        if stage is None or stage == self.stage:
+            return
+        try:
+            self.record(stage)
+        except StateStoreUnavailable as error:  # the target has answered: carry on
+            log.error("could not record that export %s was answered: %s", self.key, error)
+
+    def record(self, stage: str) -> None:
+        guard = self.guard
+        guard.store.advance(self.key, self.owner, stage, guard.lease_s, guard.ttl_s, {})
+        self.stage = stage

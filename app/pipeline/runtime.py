@@ -6,14 +6,17 @@ from functools import cached_property
 
 import requests
 
+from ..config import claim_lease_s, heartbeat_s, job_alive_s
 from ..oauth import TokenEndpoint
 from ..payload import HookPayload
 from ..redaction import Redactor
 from ..rossum import RossumClient
 from ..security import harden
 from ..state import StateStore, open_store
+from ..state.heartbeat import Heartbeat
 from .dedup import DuplicateGuard
 from .delivery import Delivery
+from .progress import report_progress
 from .retries import RetryPolicy
 from .sessions import ProxyEnvironment
 
@@ -36,6 +39,7 @@ class Runtime:
             session = self.proxy_environment.session()
             if kind == "target":
                 harden(session, self.config["ALLOW_PRIVATE_TARGETS"])
+                report_progress(session)  # claims record how far each request got
             sessions[kind] = session
         return sessions[kind]
 
@@ -73,17 +77,23 @@ class Runtime:
 
     @cached_property
     def state_store(self) -> StateStore:
-        return open_store(self.config["STATE_URL"])
+        return open_store(self.config["STATE_URL"], volatile_ok=self.config["STATE_VOLATILE_OK"])
 
-    def longest_export_s(self) -> float:
-        """Longer than any export can take: a claim or job older than this was abandoned."""
-        config = self.config
-        return max(config["TARGET_READ_TIMEOUT_S"], config["RETRY_BUDGET_S"]) * 2 + 60
+    @cached_property
+    def heartbeat(self) -> Heartbeat:
+        """This process's heartbeat; its thread starts with the first claim or job."""
+        return Heartbeat(
+            self.state_store,
+            interval_s=heartbeat_s(self.config),
+            lease_s=claim_lease_s(self.config),
+            job_alive_s=job_alive_s(self.config),
+        )
 
     def duplicate_guard(self) -> DuplicateGuard:
         return DuplicateGuard(
             self.state_store,
+            self.heartbeat,
             ttl_s=self.config["DEDUP_TTL_S"],
             wait_s=self.config["DEDUP_WAIT_S"],
-            lease_s=self.longest_export_s(),
+            lease_s=claim_lease_s(self.config),
         )

@@ -1,11 +1,31 @@
-"""The state store's interface: remembered exports, shared by every worker of a deployment."""
+"""The state store's interface: remembered exports, claims and jobs (SPEC §9).
 
+A claim is the mark that one delivery is sending an export. It has a lease, renewed by
+its owner's heartbeat, and a stage that says how far the export got, so that what
+happens after the owner died follows from what it recorded:
+
+- ``in_flight``: nothing has gone out yet (fetching, rendering, a token, or every attempt
+  so far failed to connect, or the target refused it). The record ends with its lease;
+  the next delivery sends the export.
+- ``sent``: request bytes went out and no status line came back yet. Past its lease the
+  outcome is unknown: it is not sent again blindly.
+- ``delivered``: a status line came back (recorded the moment it arrived).
+- ``unknown``: the request went out and no answer came back.
+"""
+
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-IN_FLIGHT = "in_flight"  # being sent right now by the owner
+from ..errors import RefusedCall
+
+IN_FLIGHT = "in_flight"  # claimed; nothing has reached the target yet
+SENT = "sent"  # request bytes went out; no status line yet
 DELIVERED = "delivered"  # the target answered (success or warning)
 UNKNOWN = "unknown"  # the request went out and no answer came back
+
+LIVE_STATES = (IN_FLIGHT, SENT)  # a claim whose owner is (or was) working on it
 
 
 @dataclass(frozen=True)
@@ -15,8 +35,13 @@ class ExportRecord:
     state: str
     owner: str
     updated_at: float  # seconds since the epoch
-    lease_until: float  # an in-flight record is abandoned after this (its worker died)
+    lease_until: float  # a live claim past this lost its owner
     answer: dict  # the hook answer's messages and operations; never a payload or a secret
+
+    @property
+    def abandoned(self) -> bool:
+        """A claim whose owner stopped renewing its lease (it died)."""
+        return self.state in LIVE_STATES and self.lease_until < time.time()
 
 
 @dataclass(frozen=True)
@@ -25,8 +50,7 @@ class JobRecord:
 
     done: bool
     answer: dict  # messages and operations only
-    answered_late: bool  # the hook call was answered 202 before the export finished
-    lease_until: float  # a running job past this lost its worker
+    alive_until: float  # a running job whose owner's heartbeat stopped past this is dead
 
 
 @dataclass(frozen=True)
@@ -37,24 +61,53 @@ class Claim:
     record: ExportRecord | None = None
 
 
+class StateStoreUnavailable(RefusedCall):
+    """The state store cannot be used: nothing is sent, the call is answered ``503``."""
+
+    status = 503
+
+    def __init__(self, store: str, cause: str):
+        self.store, self.cause = store, cause
+        super().__init__(
+            f"The state store ({store}) cannot be used: {cause}. Nothing was sent; "
+            "Rossum retries the call."
+        )
+
+
+class VolatileStateError(RuntimeError):
+    """The configured state store would forget delivered exports at its next restart."""
+
+
 class StateStore(ABC):
-    """Small, atomic operations on export records; every record expires after its TTL."""
+    """Small, atomic operations on export records and jobs; every record expires.
+
+    Every operation raises :class:`StateStoreUnavailable` when the store cannot be
+    used, and works again once it can, without a restart.
+    """
 
     @abstractmethod
-    def claim(self, key: str, owner: str, lease_s: float, ttl_s: float) -> Claim:
-        """Take ``key`` for sending unless a live record exists (atomic across processes).
+    def describe(self) -> str:
+        """What the store is, for messages (never a password)."""
 
-        An in-flight record whose lease ran out is returned as it is (its outcome is
-        unknown); the caller decides.
+    @abstractmethod
+    def claim(self, key: str, owner: str, lease_s: float) -> Claim:
+        """Take ``key`` for sending unless a record exists (atomic across processes).
+
+        The new claim is ``in_flight`` and ends with its lease unless renewed.
         """
 
     @abstractmethod
-    def finish(self, key: str, owner: str, state: str, answer: dict, ttl_s: float) -> None:
-        """Record the outcome of an export this owner claimed."""
+    def take_over(self, key: str, owner: str, lease_s: float) -> None:
+        """Claim ``key`` whatever its record says (a deliberate resend)."""
 
     @abstractmethod
-    def take_over(self, key: str, owner: str, lease_s: float, ttl_s: float) -> None:
-        """Claim ``key`` whatever its record says (a deliberate resend)."""
+    def advance(
+        self, key: str, owner: str, state: str, lease_s: float, ttl_s: float, answer: dict
+    ) -> None:
+        """Record how far an export this owner claimed got, or its outcome.
+
+        An ``in_flight`` record ends with its lease; any other is kept for ``ttl_s``.
+        """
 
     @abstractmethod
     def release(self, key: str, owner: str) -> None:
@@ -65,12 +118,18 @@ class StateStore(ABC):
         """The live record of ``key``, if any."""
 
     @abstractmethod
-    def create_job(self, job_id: str, lease_s: float, ttl_s: float) -> None:
-        """A running job, which expires after ``ttl_s``."""
+    def renew(
+        self,
+        claims: Iterable[tuple[str, str]],
+        jobs: Iterable[str],
+        lease_s: float,
+        job_alive_s: float,
+    ) -> None:
+        """The owner's heartbeat: extend its live claims' leases and its running jobs."""
 
     @abstractmethod
-    def mark_job_late(self, job_id: str) -> None:
-        """Note that the hook call was answered 202 (Rossum's token may expire now)."""
+    def create_job(self, job_id: str, alive_s: float, ttl_s: float) -> None:
+        """A running job, which expires after ``ttl_s``."""
 
     @abstractmethod
     def finish_job(self, job_id: str, answer: dict, ttl_s: float) -> None:
@@ -81,9 +140,5 @@ class StateStore(ABC):
         """The job, unless unknown or expired."""
 
     @abstractmethod
-    def put_job_input(self, job_id: str, data: bytes, ttl_s: float) -> None:
-        """Hand a background worker what it needs to run the job."""
-
-    @abstractmethod
-    def take_job_input(self, job_id: str) -> bytes | None:
-        """Read and delete a job's input: it is kept only as long as the job needs it."""
+    def check(self) -> None:
+        """Notice a store that lost its memory (logged at ERROR, counted); drop expired rows."""

@@ -1,24 +1,82 @@
 """The shared state store: Redis, for several instances of the service (SPEC §9).
 
-Keys expire by Redis TTL. A claim is ``SET NX``; changes that must check the owner
-are small Lua scripts, so every operation is atomic across instances.
+Records are hashes that expire by Redis's own TTL (no cleanup scans). Every change
+that must check the owner is a small Lua script, so each operation is one atomic round
+trip across instances; a heartbeat renews all of a process's leases in one pipeline.
+
+Redis must keep its data across restarts (AOF or RDB saves): :func:`refuse_volatile`
+checks that at start. A marker key that disappears while the service runs means
+Redis lost its data (``FLUSHALL``, a restart without persistence): :meth:`check`
+logs it at ERROR and counts it.
 """
 
 import json
+import logging
 import time
+import uuid
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import redis
 
-from .base import IN_FLIGHT, Claim, ExportRecord, JobRecord, StateStore
+from .. import metrics
+from .base import (
+    IN_FLIGHT,
+    LIVE_STATES,
+    Claim,
+    ExportRecord,
+    JobRecord,
+    StateStore,
+    StateStoreUnavailable,
+    VolatileStateError,
+)
+
+log = logging.getLogger(__name__)
 
 PREFIX = "rest-api-export"
+MARKER = f"{PREFIX}:memory-marker"
+SOCKET_TIMEOUT_S = 5
 
-# KEYS[1]: the record; ARGV[1]: owner; ARGV[2]: new value (or "" to delete); ARGV[3]: ttl ms
-OWNER_CHECKED_WRITE = """
-local current = redis.call('GET', KEYS[1])
-if current and cjson.decode(current)['owner'] ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+# KEYS[1]: record; ARGV: owner, now, lease_until, lease ms → [] when claimed, else the record
+CLAIM = """
+local existing = redis.call('HGETALL', KEYS[1])
+if #existing > 0 then return existing end
+redis.call('HSET', KEYS[1], 'state', 'in_flight', 'owner', ARGV[1], 'updated_at', ARGV[2],
+  'lease_until', ARGV[3], 'answer', '{}')
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {}
+"""
+# KEYS[1]: record; ARGV: owner, state, now, lease_until, answer, ttl ms (another's: no-op)
+ADVANCE = """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner and owner ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'owner', ARGV[1], 'updated_at', ARGV[3],
+  'lease_until', ARGV[4], 'answer', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+# KEYS[1]: record; ARGV: owner
+RELEASE = """
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+# KEYS[1]: record; ARGV: owner, lease_until, lease ms — a live claim of this owner only
+RENEW_CLAIM = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'in_flight' then
+  redis.call('HSET', KEYS[1], 'lease_until', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+elseif state == 'sent' then
+  redis.call('HSET', KEYS[1], 'lease_until', ARGV[2])
+end
+return 1
+"""
+# KEYS[1]: job; ARGV: alive_until
+RENEW_JOB = """
+if redis.call('HGET', KEYS[1], 'done') == '0' then
+  redis.call('HSET', KEYS[1], 'alive_until', ARGV[1])
+end
 return 1
 """
 
@@ -27,10 +85,37 @@ def ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
+def text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class RedisStateStore(StateStore):
     def __init__(self, url: str):
-        self.redis = redis.Redis.from_url(url)
-        self._owner_checked_write = self.redis.register_script(OWNER_CHECKED_WRITE)
+        parts = urlsplit(url)
+        self.name = f"Redis at {parts.hostname or parts.path}" + (
+            f":{parts.port}" if parts.port else ""
+        )
+        self.redis = redis.Redis.from_url(
+            url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
+        )
+        self._claim = self.redis.register_script(CLAIM)
+        self._advance = self.redis.register_script(ADVANCE)
+        self._release = self.redis.register_script(RELEASE)
+        self._renew_claim = self.redis.register_script(RENEW_CLAIM)
+        self._renew_job = self.redis.register_script(RENEW_JOB)
+        self._marker: str | None = None  # the marker value this process last saw
+
+    def describe(self) -> str:
+        return self.name
+
+    @contextmanager
+    def _using(self):
+        try:
+            yield self.redis
+        except redis.RedisError as error:  # redis-py reconnects by itself on the next call
+            raise StateStoreUnavailable(
+                self.describe(), str(error) or type(error).__name__
+            ) from error
 
     @staticmethod
     def export_key(key: str) -> str:
@@ -40,89 +125,151 @@ class RedisStateStore(StateStore):
     def job_key(job_id: str) -> str:
         return f"{PREFIX}:job:{job_id}"
 
-    @staticmethod
-    def record(state, owner, lease_until, answer) -> str:
-        return json.dumps(
-            {
-                "state": state,
-                "owner": owner,
-                "updated_at": time.time(),
-                "lease_until": lease_until,
-                "answer": answer,
-            }
-        )
+    # -- exports ---------------------------------------------------------------------------
 
-    def claim(self, key: str, owner: str, lease_s: float, ttl_s: float) -> Claim:
-        value = self.record(IN_FLIGHT, owner, time.time() + lease_s, {})
-        if self.redis.set(self.export_key(key), value, nx=True, px=ms(ttl_s)):
+    def claim(self, key: str, owner: str, lease_s: float) -> Claim:
+        now = time.time()
+        with self._using():
+            existing = self._claim(
+                keys=[self.export_key(key)], args=[owner, now, now + lease_s, ms(lease_s)]
+            )
+        if not existing:
             return Claim(acquired=True)
-        record = self.get(key)
-        if record is None:  # expired in between: try once more
-            return self.claim(key, owner, lease_s, ttl_s)
-        return Claim(acquired=False, record=record)
+        fields = dict(zip(existing[::2], existing[1::2], strict=True))
+        return Claim(acquired=False, record=self._record(fields))
 
-    def take_over(self, key: str, owner: str, lease_s: float, ttl_s: float) -> None:
-        value = self.record(IN_FLIGHT, owner, time.time() + lease_s, {})
-        self.redis.set(self.export_key(key), value, px=ms(ttl_s))
+    def take_over(self, key: str, owner: str, lease_s: float) -> None:
+        now = time.time()
+        record = self.export_key(key)
+        with self._using(), self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(record)
+            pipe.hset(
+                record,
+                mapping={
+                    "state": IN_FLIGHT,
+                    "owner": owner,
+                    "updated_at": now,
+                    "lease_until": now + lease_s,
+                    "answer": "{}",
+                },
+            )
+            pipe.pexpire(record, ms(lease_s))
+            pipe.execute()
 
-    def finish(self, key: str, owner: str, state: str, answer: dict, ttl_s: float) -> None:
-        value = self.record(state, owner, time.time(), answer)
-        self._owner_checked_write(keys=[self.export_key(key)], args=[owner, value, ms(ttl_s)])
+    def advance(self, key, owner, state, lease_s, ttl_s, answer) -> None:
+        now = time.time()
+        lease_until = now + lease_s if state in LIVE_STATES else now
+        expires_in = lease_s if state == IN_FLIGHT else ttl_s
+        with self._using():
+            self._advance(
+                keys=[self.export_key(key)],
+                args=[owner, state, now, lease_until, json.dumps(answer), ms(expires_in)],
+            )
 
     def release(self, key: str, owner: str) -> None:
-        self._owner_checked_write(keys=[self.export_key(key)], args=[owner, "", 1])
+        with self._using():
+            self._release(keys=[self.export_key(key)], args=[owner])
 
     def get(self, key: str) -> ExportRecord | None:
-        raw = self.redis.get(self.export_key(key))
-        if raw is None:
-            return None
-        data = json.loads(raw)
+        with self._using():
+            fields = self.redis.hgetall(self.export_key(key))
+        return self._record(fields) if fields else None
+
+    @staticmethod
+    def _record(fields: dict) -> ExportRecord:
+        fields = {text(name): text(value) for name, value in fields.items()}
         return ExportRecord(
-            data["state"], data["owner"], data["updated_at"], data["lease_until"], data["answer"]
+            fields["state"],
+            fields["owner"],
+            float(fields["updated_at"]),
+            float(fields["lease_until"]),
+            json.loads(fields["answer"]),
         )
 
-    def create_job(self, job_id: str, lease_s: float, ttl_s: float) -> None:
-        job = {
-            "done": False,
-            "answer": {},
-            "answered_late": False,
-            "lease_until": time.time() + lease_s,
-        }
-        self.redis.set(self.job_key(job_id), json.dumps(job), px=ms(ttl_s))
+    def renew(self, claims, jobs, lease_s: float, job_alive_s: float) -> None:
+        claims, jobs = list(claims), list(jobs)
+        if not claims and not jobs:
+            return
+        now = time.time()
+        with self._using(), self.redis.pipeline(transaction=False) as pipe:
+            for key, owner in claims:
+                self._renew_claim(
+                    keys=[self.export_key(key)],
+                    args=[owner, now + lease_s, ms(lease_s)],
+                    client=pipe,
+                )
+            for job_id in jobs:
+                self._renew_job(keys=[self.job_key(job_id)], args=[now + job_alive_s], client=pipe)
+            pipe.execute()
 
-    def mark_job_late(self, job_id: str) -> None:
-        self._update_job(job_id, answered_late=True)
+    # -- jobs ------------------------------------------------------------------------------
+
+    def create_job(self, job_id: str, alive_s: float, ttl_s: float) -> None:
+        key = self.job_key(job_id)
+        with self._using(), self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key, mapping={"done": 0, "answer": "{}", "alive_until": time.time() + alive_s}
+            )
+            pipe.pexpire(key, ms(ttl_s))
+            pipe.execute()
 
     def finish_job(self, job_id: str, answer: dict, ttl_s: float) -> None:
-        self._update_job(job_id, ttl_s, done=True, answer=answer)
-
-    def _update_job(self, job_id: str, ttl_s: float | None = None, **changes) -> None:
         key = self.job_key(job_id)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    job = {**json.loads(raw or "{}"), **changes}
-                    pipe.multi()
-                    if ttl_s is None:
-                        pipe.set(key, json.dumps(job), keepttl=True)
-                    else:
-                        pipe.set(key, json.dumps(job), px=ms(ttl_s))
-                    pipe.execute()
-                    return
-                except redis.WatchError:
-                    continue
+        with self._using(), self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"done": 1, "answer": json.dumps(answer)})
+            pipe.pexpire(key, ms(ttl_s))
+            pipe.execute()
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        raw = self.redis.get(self.job_key(job_id))
-        if raw is None:
+        with self._using():
+            fields = self.redis.hgetall(self.job_key(job_id))
+        if not fields:
             return None
-        job = json.loads(raw)
-        return JobRecord(job["done"], job["answer"], job["answered_late"], job["lease_until"])
+        fields = {text(name): text(value) for name, value in fields.items()}
+        return JobRecord(
+            fields["done"] == "1", json.loads(fields["answer"]), float(fields["alive_until"])
+        )
 
-    def put_job_input(self, job_id: str, data: bytes, ttl_s: float) -> None:
-        self.redis.set(f"{PREFIX}:job-input:{job_id}", data, px=ms(ttl_s))
+    # -- a lost memory ---------------------------------------------------------------------
 
-    def take_job_input(self, job_id: str) -> bytes | None:
-        return self.redis.getdel(f"{PREFIX}:job-input:{job_id}")
+    def check(self) -> None:
+        """Notice that the marker key is gone or changed: Redis lost its data."""
+        with self._using():
+            seen = self.redis.get(MARKER)
+            if seen is None:
+                self.redis.set(MARKER, uuid.uuid4().hex, nx=True)
+                seen = self.redis.get(MARKER)
+        seen = text(seen)
+        if self._marker is not None and seen != self._marker:
+            log.error(
+                "%s lost its data (flushed, or restarted without persistence): every "
+                "remembered export and job is forgotten; receipts in Rossum still stop "
+                "repeats of delivered exports",
+                self.describe(),
+            )
+            metrics.STATE_LOST.inc()
+        self._marker = seen
+
+    def refuse_volatile(self) -> None:
+        """Raise :class:`VolatileStateError` when Redis keeps neither AOF nor RDB saves."""
+        try:
+            settings = {
+                text(name): text(value)
+                for name, value in {
+                    **self.redis.config_get("appendonly"),
+                    **self.redis.config_get("save"),
+                }.items()
+            }
+        except redis.ResponseError as error:  # CONFIG is disabled on some managed Redis
+            log.warning("cannot check %s for persistence (%s)", self.describe(), error)
+            return
+        except redis.RedisError as error:
+            log.error("cannot reach %s at start (%s): answering 503 until it is", self.name, error)
+            return
+        if settings.get("appendonly") == "no" and not settings.get("save", "").strip():
+            raise VolatileStateError(
+                f"STATE_URL points at {self.describe()}, which keeps no persistence "
+                "(appendonly no, no save rules): a restart would forget every delivered "
+                "export. Turn on appendonly yes (or RDB save rules), or set "
+                "STATE_VOLATILE_OK=true to run anyway."
+            )

@@ -1,18 +1,41 @@
-"""The embedded state store: one SQLite file in WAL mode, safe across processes."""
+"""The embedded state store: one SQLite file in WAL mode, safe across processes.
 
+Each thread keeps its own connection. Before using it, the file at the path is compared
+with the one the connection has open (device and inode): a file deleted or replaced
+under the running service is noticed, logged at ERROR, counted, and recreated. Any
+SQLite or file-system error (read-only file, full disk, missing directory) drops the
+thread's connection and is raised as :class:`StateStoreUnavailable`; the next
+operation opens the file again, so the store recovers by itself.
+"""
+
+import fcntl
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from .base import IN_FLIGHT, Claim, ExportRecord, JobRecord, StateStore
+from .. import metrics
+from .base import (
+    IN_FLIGHT,
+    LIVE_STATES,
+    Claim,
+    ExportRecord,
+    JobRecord,
+    StateStore,
+    StateStoreUnavailable,
+)
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     done INTEGER NOT NULL,
-    answered_late INTEGER NOT NULL,
+    answered_late INTEGER NOT NULL,  -- unused; kept so that older files still load
     lease_until REAL NOT NULL,
     expires_at REAL NOT NULL,
     answer TEXT NOT NULL
@@ -25,99 +48,217 @@ CREATE TABLE IF NOT EXISTS exports (
     lease_until REAL NOT NULL,
     expires_at REAL NOT NULL,
     answer TEXT NOT NULL
-)
+);
+CREATE INDEX IF NOT EXISTS exports_by_expiry ON exports (expires_at);
+CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expires_at);
 """
 BUSY_TIMEOUT_S = 10
+CLEANUP_BATCH = 1000  # expired rows deleted per table and check, through the expiry index
 
 
 class SQLiteStateStore(StateStore):
-    """Each thread keeps its own connection; writes take the database lock (BEGIN IMMEDIATE)."""
+    """Writes take the database lock (BEGIN IMMEDIATE); reads see only unexpired rows."""
 
     def __init__(self, path: str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self.connection().executescript(SCHEMA)
+        self._reopening = threading.Lock()
+        self._known: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.connection()
+        except (OSError, sqlite3.Error) as error:  # served as 503 until it is fixed
+            log.error("the SQLite state file %s cannot be used yet: %s", self.path, error)
+
+    def describe(self) -> str:
+        return f"SQLite file {self.path}"
+
+    # -- the connection, and noticing a deleted or replaced file ---------------------------
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return status.st_dev, status.st_ino
 
     def connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
-        if db is None:
+        identity = self._identity()
+        if db is not None and identity is not None and identity == self._local.identity:
+            return db
+        self._drop_connection()
+        with self._reopening:
+            if identity is None or identity != self._known:
+                identity = self._notice_loss(identity)
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(SCHEMA)
+            except sqlite3.Error:
+                db.close()
+                raise
+            identity = self._identity()
+            self._known = identity
+        self._local.db, self._local.identity = db, identity
         return db
 
-    def transaction(self):
-        return _Transaction(self.connection())
+    def _notice_loss(self, identity):
+        """The file is missing or not the one we had open: say so, and start a new one."""
+        if identity is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._file_lock():  # one process at a time removes a dead file's journal
+                if self._identity() is None:
+                    for suffix in ("-wal", "-shm"):  # they belong to the deleted file
+                        Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            what = "was deleted"
+        else:
+            what = "was replaced by another file"
+        if self._known is not None:
+            log.error(
+                "the SQLite state file %s %s: every remembered export and job is forgotten "
+                "(a repeat of a delivered export can be sent again); starting a new one",
+                self.path,
+                what,
+            )
+            metrics.STATE_LOST.inc()
+        return self._identity()
 
-    def claim(self, key: str, owner: str, lease_s: float, ttl_s: float) -> Claim:
+    @contextmanager
+    def _file_lock(self):
+        with open(f"{self.path}.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+
+    def _drop_connection(self) -> None:
+        db = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None:
+            with suppress(sqlite3.Error):  # its file is gone or broken: nothing left to close
+                db.close()
+
+    @contextmanager
+    def _using(self, write: bool):
+        """The thread's connection (in a write transaction when ``write``); errors → 503."""
+        try:
+            db = self.connection()
+            if not write:
+                yield db
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as error:
+            self._drop_connection()  # reopened by the next operation: recovers by itself
+            raise StateStoreUnavailable(self.describe(), str(error)) from error
+
+    # -- exports ---------------------------------------------------------------------------
+
+    def claim(self, key: str, owner: str, lease_s: float) -> Claim:
         now = time.time()
-        with self.transaction() as db:
+        with self._using(write=True) as db:
             record = self._read(db, key, now)
             if record is not None:
                 return Claim(acquired=False, record=record)
-            self._write(db, key, IN_FLIGHT, owner, now, now + lease_s, now + ttl_s, {})
+            self._write(db, key, IN_FLIGHT, owner, now, now + lease_s, now + lease_s, {})
             return Claim(acquired=True)
 
-    def take_over(self, key: str, owner: str, lease_s: float, ttl_s: float) -> None:
+    def take_over(self, key: str, owner: str, lease_s: float) -> None:
         now = time.time()
-        with self.transaction() as db:
-            self._write(db, key, IN_FLIGHT, owner, now, now + lease_s, now + ttl_s, {})
+        with self._using(write=True) as db:
+            self._write(db, key, IN_FLIGHT, owner, now, now + lease_s, now + lease_s, {})
 
-    def finish(self, key: str, owner: str, state: str, answer: dict, ttl_s: float) -> None:
+    def advance(self, key, owner, state, lease_s, ttl_s, answer) -> None:
         now = time.time()
-        with self.transaction() as db:
-            self._write(db, key, state, owner, now, now, now + ttl_s, answer)
+        lease_until = now + lease_s if state in LIVE_STATES else now
+        expires_at = lease_until if state == IN_FLIGHT else now + ttl_s
+        with self._using(write=True) as db:
+            current = db.execute(
+                "SELECT owner FROM exports WHERE key = ? AND expires_at > ?", (key, now)
+            ).fetchone()
+            if current is None or current[0] == owner:
+                self._write(db, key, state, owner, now, lease_until, expires_at, answer)
 
     def release(self, key: str, owner: str) -> None:
-        with self.transaction() as db:
+        with self._using(write=True) as db:
             db.execute("DELETE FROM exports WHERE key = ? AND owner = ?", (key, owner))
 
     def get(self, key: str) -> ExportRecord | None:
-        return self._read(self.connection(), key, time.time())
+        with self._using(write=False) as db:
+            return self._read(db, key, time.time())
 
-    def create_job(self, job_id: str, lease_s: float, ttl_s: float) -> None:
+    def renew(self, claims, jobs, lease_s: float, job_alive_s: float) -> None:
+        claims, jobs = list(claims), list(jobs)
+        if not claims and not jobs:
+            return
         now = time.time()
-        with self.transaction() as db:
-            db.execute("DELETE FROM jobs WHERE expires_at <= ?", (now,))
-            db.execute(
-                "INSERT INTO jobs (id, done, answered_late, lease_until, expires_at, answer) "
-                "VALUES (?, 0, 0, ?, ?, '{}')",
-                (job_id, now + lease_s, now + ttl_s),
+        with self._using(write=True) as db:
+            db.executemany(
+                "UPDATE exports SET lease_until = :lease, expires_at = CASE state "
+                "WHEN :in_flight THEN :lease ELSE expires_at END "
+                "WHERE key = :key AND owner = :owner AND state IN (:in_flight, :sent)",
+                [
+                    {
+                        "lease": now + lease_s,
+                        "key": key,
+                        "owner": owner,
+                        "in_flight": LIVE_STATES[0],
+                        "sent": LIVE_STATES[1],
+                    }
+                    for key, owner in claims
+                ],
+            )
+            db.executemany(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND done = 0",
+                [(now + job_alive_s, job_id) for job_id in jobs],
             )
 
-    def mark_job_late(self, job_id: str) -> None:
-        with self.transaction() as db:
-            db.execute("UPDATE jobs SET answered_late = 1 WHERE id = ?", (job_id,))
+    # -- jobs ------------------------------------------------------------------------------
+
+    def create_job(self, job_id: str, alive_s: float, ttl_s: float) -> None:
+        now = time.time()
+        with self._using(write=True) as db:
+            db.execute(
+                "INSERT INTO jobs (id, done, answered_late, lease_until, expires_at, answer) "
+                "VALUES (?, 0, 1, ?, ?, '{}')",
+                (job_id, now + alive_s, now + ttl_s),
+            )
 
     def finish_job(self, job_id: str, answer: dict, ttl_s: float) -> None:
-        with self.transaction() as db:
+        with self._using(write=True) as db:
             db.execute(
                 "UPDATE jobs SET done = 1, answer = ?, expires_at = ? WHERE id = ?",
                 (json.dumps(answer), time.time() + ttl_s, job_id),
             )
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        row = (
-            self.connection()
-            .execute(
-                "SELECT done, answer, answered_late, lease_until FROM jobs "
-                "WHERE id = ? AND expires_at > ?",
+        with self._using(write=False) as db:
+            row = db.execute(
+                "SELECT done, answer, lease_until FROM jobs WHERE id = ? AND expires_at > ?",
                 (job_id, time.time()),
-            )
-            .fetchone()
-        )
+            ).fetchone()
         if row is None:
             return None
-        done, answer, answered_late, lease_until = row
-        return JobRecord(bool(done), json.loads(answer), bool(answered_late), lease_until)
+        done, answer, alive_until = row
+        return JobRecord(bool(done), json.loads(answer), alive_until)
 
-    def put_job_input(self, job_id: str, data: bytes, ttl_s: float) -> None:
-        raise NotImplementedError("the embedded store runs jobs in the process that has them")
+    def check(self) -> None:
+        """Notice a deleted file (by opening it), and delete a batch of expired rows."""
+        now = time.time()
+        with self._using(write=True) as db:
+            for table, key in (("exports", "key"), ("jobs", "id")):
+                db.execute(
+                    f"DELETE FROM {table} WHERE {key} IN "  # table and key names are constants
+                    f"(SELECT {key} FROM {table} WHERE expires_at <= ? LIMIT ?)",
+                    (now, CLEANUP_BATCH),
+                )
 
-    def take_job_input(self, job_id: str) -> bytes | None:
-        raise NotImplementedError("the embedded store runs jobs in the process that has them")
+    # -- rows ------------------------------------------------------------------------------
 
     @staticmethod
     def _read(db, key: str, now: float) -> ExportRecord | None:
@@ -133,25 +274,10 @@ class SQLiteStateStore(StateStore):
 
     @staticmethod
     def _write(db, key, state, owner, updated_at, lease_until, expires_at, answer) -> None:
+        # An expired row with the same key is replaced; others are deleted by check().
         db.execute(
             "INSERT OR REPLACE INTO exports "
             "(key, state, owner, updated_at, lease_until, expires_at, answer) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, state, owner, updated_at, lease_until, expires_at, json.dumps(answer)),
         )
-        # Expired records go while we hold the lock anyway; the index keeps it cheap.
-        db.execute("DELETE FROM exports WHERE expires_at <= ?", (updated_at,))
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``: one writer at a time across processes."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, kind, error, traceback) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
