@@ -54,3 +54,4 @@ def build(url: str):
 
 
 app = build(os.environ.get("BENCH_FAKES_URL", "http://127.0.0.1:8000"))
+app.extensions = {}  # gunicorn.conf.py's hooks look for a Flask app's extensions

@@ -50,3 +50,6 @@ def app(environ, start_response):
     )
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
     return [b"{}"]
+
+
+app.extensions = {}  # gunicorn.conf.py's hooks look for a Flask app's extensions

@@ -57,10 +57,10 @@ def options() -> Options:
     parser.add_argument("--no-memory", action="store_true", help="skip the 50 MB file rows")
     args = parser.parse_args()
     return Options(
-        rounds=4 if args.quick else 12,
-        block=15 if args.quick else 25,
-        throughput_rounds=1 if args.quick else 3,
-        exports_per_client=6 if args.quick else 12,
+        rounds=4 if args.quick else 10,
+        block=15 if args.quick else 20,
+        throughput_rounds=2 if args.quick else 5,
+        exports_per_client=4,
         redis=not args.no_redis,
         memory=not args.no_memory,
     )
@@ -103,17 +103,27 @@ class Processes:
         """The fakes under gunicorn (kept-alive connections); Rossum's and the target's URL."""
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        self.gunicorn("bench.fakes:app", {"BENCH_FAKES_URL": url}, port=port, threads="16")
+        # Connections stay open for the whole run, as a busy API keeps them: none goes stale.
+        self.gunicorn(
+            "bench.fakes:app", {"BENCH_FAKES_URL": url}, port=port, threads="16", keep_alive=600
+        )
         return url, f"{url}{TARGET_PREFIX}"
 
     def gunicorn(
-        self, app: str, env: dict, workers: str = WORKERS, port: int = 0, threads: str = THREADS
+        self,
+        app: str,
+        env: dict,
+        workers: str = WORKERS,
+        port: int = 0,
+        threads: str = THREADS,
+        keep_alive: int | None = None,
     ) -> "App":
         port = port or free_port()
         log = open(self.directory / f"gunicorn-{port}.log", "wb")  # noqa: SIM115
         process = self.start(
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-            + ["--access-logfile", "/dev/null", app],
+            + ["--access-logfile", "/dev/null", app]
+            + (["--keep-alive", str(keep_alive)] if keep_alive else []),
             env={
                 "PORT": str(port),
                 "WEB_CONCURRENCY": workers,
@@ -156,7 +166,8 @@ def wait_until_answering(url: str, process: subprocess.Popen, log: str) -> None:
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}; see {log}")
+            tail = Path(log).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{url} exited with {process.returncode}:\n{tail}")
         try:
             requests.post(url, data=b"{}", timeout=2)
             return
@@ -262,19 +273,20 @@ def rotations(apps: list[App], rounds: int):
 
 
 def sequential_blocks(apps: list[App], fakes, opts: Options) -> None:
-    with new_session() as session:
-        for ordered in rotations(apps, opts.rounds):
-            for app in ordered:
-                bodies = [payload(*fakes) for _ in range(opts.block)]
+    for ordered in rotations(apps, opts.rounds):
+        for app in ordered:
+            bodies = [payload(*fakes) for _ in range(opts.block)]
+            with new_session() as session:  # a session per block: no connection goes stale
+                post(session, app.url(0), payload(*fakes))  # connected before the clock starts
                 cpu = app.cpu_seconds()
                 latencies = [post(session, app.url(n), body) for n, body in enumerate(bodies)]
                 app.block_cpu.append((app.cpu_seconds() - cpu) / opts.block)
-                app.block_latency.append(statistics.median(latencies))
+            app.block_latency.append(statistics.median(latencies))
 
 
 def throughput_blocks(apps: list[App], fakes, clients: list[int], opts: Options) -> None:
     for count in clients:
-        exports = max(40, count * opts.exports_per_client)
+        exports = max(30, count * opts.exports_per_client)
         for ordered in rotations(apps, opts.throughput_rounds):
             for app in ordered:
                 bodies = [payload(*fakes) for _ in range(exports)]
@@ -365,6 +377,13 @@ def peak_rss_growth(pid: int, action) -> int:
     return peak - idle
 
 
+STARTED = time.monotonic()
+
+
+def progress(what: str) -> None:
+    print(f"[{time.monotonic() - STARTED:5.0f} s] {what}", file=sys.stderr, flush=True)
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
@@ -414,11 +433,13 @@ def main() -> None:
             other = processes.gunicorn("wsgi:app", service_env(fakes, redis_url))
             redis_apps = [one, one.joined(other, "redis×2")]
         warm_up([floor, service, full, *redis_apps], fakes)
-
+        progress("started and warmed up")
         sequential_blocks([floor, service, full, *redis_apps[:1]], fakes, opts)
+        progress("sequential blocks")
         throughput_blocks([floor, service, *redis_apps], fakes, [1, 8, 32], opts)
         if redis_apps:
             throughput_blocks([service, *redis_apps], fakes, [16], opts)
+        progress("throughput blocks")
 
         rows.append(
             latency_row(
