@@ -6,10 +6,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
+# The oldest Python the package claims (setup.cfg's python_requires), checked before a venv is made.
+PYTHON_MIN := $(shell sed -n 's/^python_requires *= *>= *//p' setup.cfg)
 
 .PHONY: run test lint bench install install-test clean
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; need = tuple(int(n) for n in "$(PYTHON_MIN)".split(".")); \
+	sys.exit(0 if sys.version_info[:len(need)] >= need else "$(PYTHON) is Python %s; rest-api-export needs Python $(PYTHON_MIN) or newer (choose one with PYTHON=, e.g. make test PYTHON=python3.11)" % sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 

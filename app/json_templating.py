@@ -151,7 +151,10 @@ def to_boolean(text: str) -> bool:
 
 
 def to_iso_datetime(text: str) -> str:
-    return datetime.fromisoformat(text.strip()).isoformat()
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):  # the UTC designator, which fromisoformat takes only from 3.11
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text).isoformat()
 
 
 CONVERSIONS = {

@@ -11,7 +11,7 @@ import contextvars
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import reduce
 from urllib.parse import urlsplit
 
@@ -237,7 +237,7 @@ class TokenEndpoint:
             lifetime = float(reply["expires_in"]) if "expires_in" in reply else None
         except (TypeError, ValueError):
             lifetime = None
-        expires_at = datetime.now(UTC) + timedelta(seconds=lifetime) if lifetime else None
+        expires_at = datetime.now(timezone.utc) + timedelta(seconds=lifetime) if lifetime else None
         return AccessToken(reply["access_token"], expires_at)
 
 

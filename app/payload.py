@@ -22,6 +22,7 @@ class AnnotationSchema(LenientSchema):
     id = fields.Integer(required=True, strict=True)
     url = fields.String(required=True)
     content = fields.Raw(required=True)
+    metadata = fields.Raw(load_default=dict, allow_none=True)  # its receipts (SPEC §9)
 
 
 class DocumentSchema(LenientSchema):

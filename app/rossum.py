@@ -190,15 +190,21 @@ class RossumClient:
             json={"secrets": secrets},
         )
 
-    def add_annotation_metadata(self, annotation_url: str, entries: dict) -> None:
-        """Set metadata keys of an annotation, keeping every other key it has now."""
+    def update_annotation_metadata(
+        self, annotation_url: str, change: Callable[[dict], dict]
+    ) -> None:
+        """Replace an annotation's metadata with ``change(metadata)`` of what it holds now.
+
+        ``change`` gets a copy of the current metadata and returns the whole new metadata,
+        so it keeps every key it does not mean to change.
+        """
         current = self.get_json(annotation_url, "read the annotation's metadata")
         metadata = current.get("metadata") if isinstance(current, dict) else None
         self.call(
             "PATCH",
             annotation_url,
             "update the annotation's metadata",
-            json={"metadata": {**(metadata or {}), **entries}},
+            json={"metadata": change(dict(metadata or {}))},
         )
 
     def stored_file(self, document: dict, document_url: str) -> StoredFile:

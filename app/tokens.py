@@ -4,7 +4,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from .oauth import AccessToken, TokenEndpoint, TokenRequest
 from .settings import AuthSettings
@@ -26,8 +26,8 @@ def parse_expiry(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (TypeError, ValueError):
-        return datetime(1970, 1, 1, tzinfo=UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def stored_token(secrets: dict, name: str) -> AccessToken | None:
@@ -77,7 +77,7 @@ class TokenKeeper:
             ("recently fetched", newest),
             ("stored in the hook's secrets", stored_token(self.secrets, name)),
         ):
-            if candidate and candidate.is_fresh(datetime.now(UTC)):
+            if candidate and candidate.is_fresh(datetime.now(timezone.utc)):
                 self.endpoint.redactor.add(candidate.value)
                 self.last_source = f"reused the token {source}"
                 return candidate.value
@@ -89,7 +89,7 @@ class TokenKeeper:
         key = (self.hook_url, name, auth_fingerprint(auth))
         with token_lock(key):
             newest = _newest_tokens.get(key)
-            if newest and newest.value != refused and newest.is_fresh(datetime.now(UTC)):
+            if newest and newest.value != refused and newest.is_fresh(datetime.now(timezone.utc)):
                 self.last_source = "reused a token another export fetched just now"
                 return newest.value
             request = render()

@@ -120,6 +120,17 @@ def post_hook(live_app):
     return post
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that started the service's processes shows the end of their logs."""
+    report = yield
+    started = getattr(item, "funcargs", {}).get("processes")
+    if report.failed and isinstance(started, Processes):
+        for name, tail in started.log_tails():
+            report.sections.append((f"last lines of {name}", tail))
+    return report
+
+
 @pytest.fixture
 def processes(tmp_path):
     """Start the service's processes (gunicorn, Redis); all stopped afterwards."""

@@ -20,18 +20,38 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+# How long a process may take to answer its first request on a busy machine: gunicorn
+# imports the app in every worker, and CI shares two cores with other jobs.
+START_TIMEOUT_S = 60.0
+# One readiness probe; a worker still importing may hold the connection for a while.
+PROBE_TIMEOUT_S = 5.0
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a log file ("" when there is none)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen, seconds: float = START_TIMEOUT_S, log: Path | None = None
+) -> None:
+    """Wait until ``url``/healthz answers; any failed request is retried until the deadline."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            requests.get(f"{url}/healthz", timeout=1)
+            requests.get(f"{url}/healthz", timeout=PROBE_TIMEOUT_S).raise_for_status()
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
+    exited = process.poll()
     process.kill()
-    raise RuntimeError(f"{url} did not start (its log is in the test's tmp_path)")
+    state = f"exited with status {exited}" if exited is not None else f"no answer in {seconds} s"
+    tail = f"; last lines of {log}:\n{log_tail(log)}" if log else ""
+    raise RuntimeError(f"{url} did not start ({state}){tail}")
 
 
 class Processes:
@@ -41,6 +61,7 @@ class Processes:
         self.tmp_path = tmp_path
         self.running: list[subprocess.Popen] = []
         self.masters: dict[str, subprocess.Popen] = {}  # gunicorn masters by base URL
+        self.logs: list[Path] = []
 
     def env(self, **overrides) -> dict:
         return {**os.environ, **{k: str(v) for k, v in overrides.items()}}
@@ -49,17 +70,19 @@ class Processes:
         """A gunicorn instance of the service; returns its base URL."""
         port = free_port()
         metrics = self.tmp_path / f"metrics-{port}"
+        log = self.tmp_path / f"gunicorn-{port}.log"
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
             cwd=PROJECT,
             env=self.env(PORT=port, PROMETHEUS_MULTIPROC_DIR=metrics, **env),
             stdout=subprocess.DEVNULL,
-            stderr=open(self.tmp_path / f"gunicorn-{port}.log", "wb"),  # noqa: SIM115
+            stderr=open(log, "wb"),  # noqa: SIM115
         )
         self.running.append(process)
+        self.logs.append(log)
         url = f"http://127.0.0.1:{port}"
         self.masters[url] = process
-        wait_until_up(url, process)
+        wait_until_up(url, process, log=log)
         return url
 
     def worker_pids(self, url: str) -> list[int]:
@@ -100,14 +123,20 @@ class Processes:
             stderr=subprocess.DEVNULL,
         )
         self.running.append(process)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and process.poll() is None:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                socket.create_connection(("127.0.0.1", port), timeout=PROBE_TIMEOUT_S).close()
                 return f"redis://127.0.0.1:{port}/0"
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        process.kill()
+        raise RuntimeError(f"redis-server on port {port} did not start")
+
+    def log_tails(self) -> list[tuple[str, str]]:
+        """(file name, last lines) of every log the started processes wrote."""
+        tails = [(log.name, log_tail(log)) for log in dict.fromkeys(self.logs)]
+        return [(name, tail) for name, tail in tails if tail]
 
     def stop_all(self) -> None:
         for process in reversed(self.running):

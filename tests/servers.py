@@ -6,6 +6,7 @@ they record is what went over the wire, parsed as a receiving framework would.
 
 import itertools
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from werkzeug.datastructures import Headers
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+ANNOTATION = re.compile(r"/api/v1/annotations/\d+")
 
 
 class ServerThread:
@@ -231,6 +234,10 @@ class FakeRossum:
 
     def calls_to(self, path_prefix: str) -> list[RecordedRequest]:
         return [call for call in self.calls if call.path.startswith(path_prefix)]
+
+    def fetches(self) -> list[RecordedRequest]:
+        """The reads of files and content: every GET but of an annotation (its metadata)."""
+        return [c for c in self.calls if c.method == "GET" and not ANNOTATION.fullmatch(c.path)]
 
     def __call__(self, environ, start_response):
         request = Request(environ)

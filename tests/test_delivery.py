@@ -45,7 +45,7 @@ def test_failures_are_described_by_host_and_cause(failure, described):
 
 def test_a_slow_target_times_out_with_a_message_naming_the_wait(make_app, fake_rossum, target):
     client = make_app(TARGET_READ_TIMEOUT_S=0.3).test_client()
-    target.reply_with(200, delay_s=1.5)
+    target.reply_with(200, delay_s=3)  # seconds past the timeout, however busy
     payload = build_payload(simple_settings(f"{target.url}/slow"), base_url=fake_rossum.url)
 
     answer = client.post("/", json=payload).json

@@ -123,7 +123,7 @@ def test_object_data_with_a_multipart_content_type_sends_text_parts_only(
     assert received.headers["Content-Type"].startswith("multipart/form-data; boundary=")
     assert received.form == {"invoice": "INV-2024-0042", "note": "a & b = c"}
     assert received.files == {}
-    assert fake_rossum.calls == []  # no file part: nothing fetched
+    assert fake_rossum.fetches() == []  # no file part: nothing fetched
 
 
 def test_form_fields_are_url_encoded_as_utf8(post_hook, payload_for, fake_rossum, target):
@@ -146,7 +146,7 @@ def test_form_fields_are_url_encoded_as_utf8(post_hook, payload_for, fake_rossum
         "name": "Žluťoučký kůň 😀",
         "id": str(ANNOTATION_ID),
     }
-    assert fake_rossum.calls == []
+    assert fake_rossum.fetches() == []
 
 
 def test_form_from_an_object_data_keeps_a_user_content_type(post_hook, payload_for, target):

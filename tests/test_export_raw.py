@@ -190,7 +190,7 @@ def test_request_without_a_body(post_hook, payload_for, fake_rossum, target):
         "/invoices/INV-2024-0042/approve",
         b"",
     )
-    assert fake_rossum.calls == []  # no file was needed, so none was fetched
+    assert fake_rossum.fetches() == []  # no file was needed, so none was fetched
 
 
 def test_rossum_429_is_retried_after_its_retry_after(post_hook, payload_for, fake_rossum, target):

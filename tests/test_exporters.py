@@ -67,6 +67,9 @@ def rossum_api():
         )
         mock.get(f"{api}/documents/7/content", body=CSV)
         mock.get(f"{api}/documents/314621/content", body=PDF)
+        annotation = f"{api}/annotations/{ANNOTATION_ID}"  # its metadata gets the receipt
+        mock.get(annotation, json={"id": ANNOTATION_ID, "url": annotation, "metadata": {}})
+        mock.patch(annotation, json={})
         yield mock
 
 
@@ -157,4 +160,5 @@ def test_two_placeholders_of_one_file_fetch_it_once(rossum_api, runtime):
 
     content_calls = [c for c in rossum_api.calls if c.request.url.endswith("/documents/7/content")]
     assert len(content_calls) == 1
-    assert rossum_api.calls[-1].request.body == CSV + b"|" + CSV
+    [sent] = [c for c in rossum_api.calls if c.request.url == TARGET]
+    assert sent.request.body == CSV + b"|" + CSV

@@ -9,14 +9,18 @@ import requests
 from tests.builders import build_payload, post_at_once, simple_settings
 
 
-def poll(url: str, seconds: float = 20) -> list[requests.Response]:
-    """GET a job until it is no longer 202 (bounded)."""
+def poll(url: str, seconds: float = 60) -> list[requests.Response]:
+    """GET a job until it is no longer 202 (bounded); a failed GET is tried again."""
     answers = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        answers.append(requests.get(url, timeout=10))
-        if answers[-1].status_code != 202:
-            break
+        try:
+            answers.append(requests.get(url, timeout=10))
+        except requests.RequestException:
+            pass
+        else:
+            if answers[-1].status_code != 202:
+                break
         time.sleep(0.2)
     return answers
 

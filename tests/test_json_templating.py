@@ -51,6 +51,25 @@ def test_datapoint_values_and_plain_templates(template, rendered):
     assert render(template) == rendered
 
 
+def test_an_iso_datetime_in_utc_keeps_its_zone():
+    content = AnnotationContent(
+        [
+            {
+                "category": "datapoint",
+                "schema_id": "paid_at",
+                "content": {"value": "2024-08-06T10:00:00Z"},
+            }
+        ]
+    )
+    values = TemplateValues(datapoint=content.value, secrets={}, variables={})
+
+    rendered = render_json(
+        value("paid_at", "iso_datetime"), values, Scope(content), "request.content"
+    )
+
+    assert rendered == "2024-08-06T10:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("template", "message"),
     [

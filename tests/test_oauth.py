@@ -3,7 +3,7 @@
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -76,14 +76,14 @@ def test_first_export_fetches_stores_and_sends_the_token(
     assert {k: secrets[k] for k in SECRETS} == SECRETS  # every previous secret kept
     assert secrets["access_token"] == "token-1"
     expires_at = datetime.fromisoformat(secrets["access_token_expires_at"])
-    assert timedelta(minutes=59) < expires_at - datetime.now(UTC) <= timedelta(hours=1)
+    assert timedelta(minutes=59) < expires_at - datetime.now(timezone.utc) <= timedelta(hours=1)
     [received] = target.requests
     assert received.headers["Authorization"] == "Bearer token-1"  # added: none configured
     assert received.headers["Content-Type"] == "text/json"
 
 
 def stored(token: str, expires_in: timedelta) -> dict:
-    expires_at = (datetime.now(UTC) + expires_in).isoformat()
+    expires_at = (datetime.now(timezone.utc) + expires_in).isoformat()
     return {**SECRETS, "access_token": token, "access_token_expires_at": expires_at}
 
 

@@ -338,11 +338,11 @@ def test_cli_refuses_an_unusable_payload_with_the_reason(app, payload_file):
 def test_running_jobs_are_counted(make_app, payload_for, target):
     app = make_app(SYNC_WAIT_S=0.2)
     client = app.test_client()
-    target.reply_with(200, b"ok", delay_s=1.5)
+    target.reply_with(200, b"ok", delay_s=3)  # still running seconds after the 202
 
     answer = client.post("/", json=payload_for(simple_settings(f"{target.url}/in")))
     running = metric(client, "rest_api_export_jobs_running")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while client.get(answer.headers["Location"]).status_code == 202 and time.monotonic() < deadline:
         time.sleep(0.1)
 

@@ -133,7 +133,8 @@ def test_a_repeated_delivery_is_not_sent_again(client, payload_for, target):
 
 
 def test_concurrent_identical_deliveries_send_once(live_app, payload_for, target):
-    target.reply_with(200, b"ok", delay_s=0.5)  # the second arrives while the first is sending
+    # The second arrives while the first is sending, and waits for it (DEDUP_WAIT_S is 5 s).
+    target.reply_with(200, b"ok", delay_s=2)
     payload = payload_for(simple_settings(f"{target.url}/in"))
     answers = [r.json() for r in post_at_once([live_app] * 2, payload)]
 
@@ -178,7 +179,7 @@ def test_a_failed_export_is_not_remembered(client, payload_for, target):
 
 def test_an_unknown_outcome_is_not_resent_blindly(make_app, payload_for, target):
     client = make_app(TARGET_READ_TIMEOUT_S=0.5).test_client()
-    target.reply_with(201, b"too late", delay_s=1.5)
+    target.reply_with(201, b"too late", delay_s=3)
     payload = payload_for(simple_settings(f"{target.url}/in"))
 
     first = client.post("/", json=payload).json
@@ -196,7 +197,7 @@ def test_an_unknown_outcome_with_an_idempotency_key_is_resent_with_the_same_key(
     make_app, payload_for, target
 ):
     client = make_app(TARGET_READ_TIMEOUT_S=0.5).test_client()
-    target.reply_with(201, b"too late", delay_s=1.5)
+    target.reply_with(201, b"too late", delay_s=3)
     settings = simple_settings(
         f"{target.url}/in", headers={"Idempotency-Key": "#{idempotency_key}"}
     )
@@ -222,7 +223,7 @@ def test_deduplicate_false_sends_every_delivery(client, payload_for, target):
 
 def test_retry_mode_does_not_resend_after_a_read_timeout(make_app, payload_for, target):
     client = make_app(RETRY_READ_TIMEOUT_S=0.5).test_client()
-    target.reply_with(201, b"too late", delay_s=1.5)
+    target.reply_with(201, b"too late", delay_s=3)
 
     answer = client.post("/", json=payload_for(retry_settings(f"{target.url}/in"))).json
 

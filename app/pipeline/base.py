@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from .. import messages
 from ..errors import ExportError, RossumAPIError, TemplateError
 from ..json_templating import OMIT, Scope, render_text_value, template_strings
-from ..messages import HookAnswer
+from ..messages import HookAnswer, Message
 from ..oauth import TokenRequest
 from ..settings import ExportSettings, RequestSettings
 from ..templating import TemplateValues, file_placeholders, render_text
@@ -17,6 +17,7 @@ from .context import FileBytes, HookContext
 from .dedup import idempotency_key, with_key
 from .delivery import OutgoingRequest, Reply
 from .extract import check_extract_targets
+from .receipts import already_exported, write_due
 from .replies import handle_reply
 from .transcript import Transcript, placeholders_in, summarize_request
 
@@ -100,10 +101,12 @@ class Exporter(ABC):
             self.transcript.note("failure", f"{failure.step}: {failure}")
             self.transcript.attempts(getattr(failure, "attempt_outcomes", []))
             self.store_transcript()
+            self.write_receipts()  # when delivered before the failure
             raise
         problem = self.store_transcript()
         if problem:
             outcome.messages.append(problem)
+        outcome.messages.extend(self.write_receipts())
         return outcome
 
     def run_steps(self) -> HookAnswer:
@@ -123,9 +126,12 @@ class Exporter(ABC):
         #    extract targets too, since a mistake found after sending fails a delivered export.
         request = self.build_request()
         check_extract_targets(self.settings.extract, self.context.content)
-        # 4. Send it, once: a repeat of a delivered export is answered from memory.
+        # 4. Send it, once: a repeat of a delivered export is answered from its receipt in
+        #    the annotation's metadata, else from the state store's memory.
         if not self.settings.deduplicate:
             return self.send(request)
+        if repeat := already_exported(self.context.payload.annotation, request.idempotency_key):
+            return repeat  # whatever the state store remembers (it may have been wiped)
         return self.runtime.duplicate_guard().run(request, self.resend_allowed(), self.send)
 
     def send(self, request: OutgoingRequest) -> HookAnswer:
@@ -167,6 +173,11 @@ class Exporter(ABC):
             log.warning("could not store the transcript %r: %s", key, failure)
             return messages.warning(f"The transcript could not be stored in Rossum: {failure}")
         return None
+
+    def write_receipts(self) -> list[Message]:
+        """Receipts of delivered exports not yet in Rossum, in a PATCH of their own."""
+        context = self.context
+        return write_due(context.receipts, context.rossum, context.payload.annotation["url"])
 
     def preview(self) -> dict:
         """What this export would send, secrets masked; nothing is sent, no token requested."""

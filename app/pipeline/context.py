@@ -11,6 +11,7 @@ from ..rossum import RossumClient, StoredFile
 from ..templating import TemplateValues
 from ..tokens import TokenKeeper
 from .dedup import KEY_MARKER
+from .receipts import DueReceipts
 
 
 class HookContext:
@@ -22,6 +23,7 @@ class HookContext:
         self._files: dict[tuple, StoredFile] = {}
         self.redactor = redactor
         self.tokens: TokenKeeper | None = None  # set when an export object has auth
+        self.receipts = DueReceipts()  # of delivered exports, written with the next metadata
 
     @cached_property
     def content(self) -> AnnotationContent:
@@ -57,7 +59,11 @@ class HookContext:
             key: self.rossum.store_export_document(annotation, key, name, content, content_type)
             for key, (name, content, content_type) in files.items()
         }
-        self.rossum.add_annotation_metadata(annotation["url"], stored)
+        # Receipts of delivered exports ride along (SPEC §9): one PATCH for both.
+        self.rossum.update_annotation_metadata(
+            annotation["url"], lambda metadata: self.receipts.added_to({**metadata, **stored})
+        )
+        self.receipts.written()
 
     def template_values(
         self, files: Mapping[str, bytes] | None = None, access_token: str | None = None

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from .. import messages
 from ..errors import TargetError
@@ -98,7 +98,7 @@ def with_key(request: OutgoingRequest, key: str) -> OutgoingRequest:
 
 
 def when(record: ExportRecord) -> str:
-    return datetime.fromtimestamp(record.updated_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(record.updated_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class DuplicateGuard:

@@ -11,6 +11,7 @@ from ..settings import ExportSettings
 from .context import HookContext
 from .delivery import OutgoingRequest, Reply
 from .extract import extract_operations
+from .receipts import note_delivered
 
 QUOTED_BODY_LIMIT = 1000
 
@@ -23,6 +24,8 @@ def handle_reply(
 ) -> HookAnswer:
     """Messages for the reply; the reply stored in Rossum; values extracted into operations."""
     outcome = HookAnswer([status_message(settings, request, reply, context.redactor)])
+    if not outcome.failed:  # delivered: its receipt goes with the stored replies' metadata
+        note_delivered(context.receipts, settings.deduplicate, request.idempotency_key)
     # Stored also when the resolver says error: the next extensions need the reply.
     try:
         store_reply(settings, context, reply)
