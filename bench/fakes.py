@@ -12,7 +12,7 @@ import random
 from werkzeug.wrappers import Request
 
 from tests.builders import ANNOTATION_ID, ORIGINAL_DOCUMENT_ID, annotation_content
-from tests.servers import FakeRossum
+from tests.servers import FakeRossum, json_response
 
 ROSSUM_TOKEN = "bench-token-0123456789"
 CSV = b"document_id,amount_total\nINV-2024-0042,1234.50\n" * 4  # a small export file (188 bytes)
@@ -21,10 +21,18 @@ TARGET_PREFIX = "/target"
 
 
 class ForgetfulRossum(FakeRossum):
-    """Records nothing: a benchmark makes thousands of calls."""
+    """Records nothing: a benchmark makes thousands of calls. Metadata written to the
+    annotation (export receipts) is accepted and forgotten, so every export reads the
+    same annotation."""
 
     def __call__(self, environ, start_response):
         return self.route(Request(environ))(environ, start_response)
+
+    def write(self, request: Request, parts: list[str]):
+        if request.method == "PATCH" and parts[:1] == ["annotations"]:
+            request.get_data()
+            return json_response(self.annotations[int(parts[1])])
+        return super().write(request, parts)
 
 
 def forgetful_target(environ, start_response):
@@ -44,6 +52,11 @@ def build(url: str):
     rossum.add_export_document(ANNOTATION_ID, "big", big, "application/pdf", "big.pdf")
     rossum.add_document(b"%PDF-1.7\n", "application/pdf", "invoice.pdf", id=ORIGINAL_DOCUMENT_ID)
     rossum.annotation_contents[ANNOTATION_ID] = annotation_content()
+    rossum.annotations[ANNOTATION_ID] = {
+        "id": ANNOTATION_ID,
+        "url": f"{url}/api/v1/annotations/{ANNOTATION_ID}",
+        "metadata": {},
+    }
 
     def fakes(environ, start_response):
         if environ["PATH_INFO"].startswith(TARGET_PREFIX):

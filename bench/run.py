@@ -231,7 +231,8 @@ def post(session: requests.Session, url: str, body: dict) -> float:
     started = time.perf_counter()
     response = session.post(url, json=body, timeout=120)
     elapsed = time.perf_counter() - started
-    if response.status_code != 200 or '"error"' in response.text:
+    # Anything but a plain success (a warning: a receipt not written…) is a broken bench.
+    if response.status_code != 200 or '"error"' in response.text or '"warning"' in response.text:
         raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:300]}")
     return elapsed
 
