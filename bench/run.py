@@ -394,7 +394,7 @@ def latency_row(name: str, app: App, base: App, target: str) -> tuple[str, str, 
     return (
         name,
         f"**{statistics.median(ratios):.2f}** ({ms(statistics.median(app.block_latency))} ÷ "
-        f"{ms(statistics.median(base.block_latency))}; blocks {min(ratios):.2f}–{max(ratios):.2f})",
+        f"{ms(statistics.median(base.block_latency))}; rounds {min(ratios):.2f}–{max(ratios):.2f})",
         target,
     )
 
