@@ -17,6 +17,8 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from .security import MAX_REDIRECTS, CrossOriginRedirect
+
 
 def outcome_unknown(exc: requests.RequestException) -> bool:
     """Whether the request may have reached the target: it went out, no answer came back."""
@@ -70,6 +72,10 @@ def describe_connection_failure(exc: requests.RequestException, whose: str) -> s
     """The causes a target and a token endpoint share: refused address, TLS, socket, URL."""
     if isinstance(exc, InvalidIPAddress):
         return refused_address(exc)
+    if isinstance(exc, CrossOriginRedirect):
+        return str(exc)
+    if isinstance(exc, requests.TooManyRedirects):
+        return f"more than {MAX_REDIRECTS} redirects"
     if isinstance(exc, requests.exceptions.SSLError):
         return f"TLS error (check {whose} certificate)"
     if isinstance(exc, requests.ConnectionError):

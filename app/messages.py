@@ -54,6 +54,10 @@ class HookAnswer:
             outcome=outcome,
         )
 
+    def mask(self, redact) -> None:
+        """Pass every message's text through ``redact`` (a Redactor's ``text``)."""
+        self.messages = [Message(m.type, redact(m.content)) for m in self.messages]
+
     def to_json(self) -> dict:
         return {
             "messages": [message.to_json() for message in self.messages],

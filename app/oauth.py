@@ -110,9 +110,9 @@ class TokenEndpoint:
         return token
 
     def request_token(self, request: TokenRequest) -> AccessToken:
-        # Credentials written straight into the settings are masked like secrets.
-        for value in (*request.data.values(), *request.headers.values()):
-            self.redactor.add(value)
+        # Credentials are masked even when written literally; scope, grant_type etc. are not.
+        self.redactor.add_credentials(request.data)
+        self.redactor.add_sensitive_headers(request.headers)
         allowed = _allowed_http_token_url.set(
             request.url if request.url.lower().startswith("http://") else None
         )
@@ -211,6 +211,8 @@ class TokenEndpoint:
             where = f"at {request.token_path!r}" if request.token_path else "access_token"
             raise AuthError(f"the token endpoint {request.host} answered without {where}")
         self.redactor.add(token)
+        for other_token in ("refresh_token", "id_token"):
+            self.redactor.add(reply.get(other_token))
         shaped = {"access_token": token, "token_type": reply.get("token_type", "Bearer")}
         if isinstance(reply.get("expires_in"), (int, float, str)):
             shaped["expires_in"] = reply["expires_in"]

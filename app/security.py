@@ -2,14 +2,14 @@
 
 Signed hook calls, Rossum hosts from an allow list, and export/token requests only to
 public addresses (checked on the resolved IP of every hop by requests-hardened, which
-also connects to the address it checked).
+also connects to the address it checked), redirected only within their own origin.
 """
 
 import hashlib
 import hmac
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
@@ -95,9 +95,37 @@ def origin_of_or_none(url: str):
         return None
 
 
+class CrossOriginRedirect(requests.RequestException):
+    """A redirect to another origin, refused before anything is sent there."""
+
+    def __init__(self, from_url: str, to_url: str):
+        self.from_host = urlsplit(from_url).netloc
+        self.to_host = urlsplit(to_url).netloc
+        super().__init__(
+            f"redirected from {self.from_host} to {self.to_host}, another origin "
+            "(scheme, host and port): not followed, nothing was sent there"
+        )
+
+
+def refuse_cross_origin_redirect(response: requests.Response, **kwargs) -> requests.Response:
+    """Response hook: a redirect stays within the origin of the request it answers.
+
+    Runs on every hop before requests follows it, so no header or body of ours reaches
+    another origin (requests itself drops only Authorization and cookies there).
+    """
+    if response.is_redirect:
+        location = urljoin(response.url, response.headers["location"])
+        if origin_of_or_none(location) != origin_of_or_none(response.url):
+            response.close()
+            raise CrossOriginRedirect(response.url, location)
+    return response
+
+
 def harden(session: requests.Session, allow_private_targets: bool) -> requests.Session:
-    """Refuse non-public addresses on every hop (unless allowed); at most 5 redirects."""
+    """Refuse non-public addresses on every hop (unless allowed); at most 5 redirects, all
+    within the request's own origin."""
     session.max_redirects = MAX_REDIRECTS
+    session.hooks["response"].append(refuse_cross_origin_redirect)
     if not allow_private_targets:
         session.mount("http://", IPFilterAdapter(is_https_proto=False))
         session.mount("https://", IPFilterAdapter(is_https_proto=True))

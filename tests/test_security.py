@@ -179,31 +179,32 @@ def test_private_targets_are_refused(guarded_client, payload_for, target, host, 
     assert target.requests == []
 
 
-def test_a_redirect_to_a_private_address_is_refused(
-    guarded_client, payload_for, target, monkeypatch
-):
-    """A public host (simulated: its name is made to pass the check) redirecting inward."""
+def test_a_redirect_to_a_private_address_is_refused(guarded_client, payload_for, monkeypatch):
+    """A public host (simulated: its name is made to pass the check) whose name resolves
+    to a private address by the time its same-origin redirect is followed."""
     redirector = Target()
-    redirector.default_reply.status = 307
-    redirector.default_reply.headers = {"Location": f"{target.url}/internal"}
     server = ServerThread(redirector).start()
+    port = server.url.rsplit(":", 1)[1]
+    redirector.reply_with(307, headers={"Location": f"http://public.example.test:{port}/internal"})
     real_filter_host = ip_filter_adapter.filter_host
+    lookups = []
 
     def filter_host(hostname, port, *, allow_loopback):
         if hostname == "public.example.test":
-            return "127.0.0.1"  # stands in for a public server
+            lookups.append(hostname)
+            if len(lookups) == 1:
+                return "127.0.0.1"  # stands in for a public server
+            hostname = "127.0.0.1"  # the second look-up: rebound to a private address
         return real_filter_host(hostname, port, allow_loopback=allow_loopback)
 
     monkeypatch.setattr(ip_filter_adapter, "filter_host", filter_host)
     try:
-        port = server.url.rsplit(":", 1)[1]
         settings = simple_settings(f"http://public.example.test:{port}/start")
         answer = guarded_client.post("/", json=payload_for(settings)).json
     finally:
         server.stop()
 
-    assert len(redirector.requests) == 1  # the public hop was made
-    assert target.requests == []  # the private one was not
+    assert [r.path for r in redirector.requests] == ["/start"]  # the redirect was not followed
     assert "127.0.0.1, which is not a public address" in answer["messages"][0]["content"]
 
 

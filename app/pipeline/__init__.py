@@ -88,8 +88,7 @@ def run_prepared(prepared: PreparedHook) -> HookAnswer:
         answer.operations.extend(outcome.operations)
         if outcome.failed:
             break
-    redactor = prepared.redactor
-    answer.messages = [Message(m.type, redactor.text(m.content)) for m in answer.messages]
+    answer.mask(prepared.redactor.text)
     return answer
 
 

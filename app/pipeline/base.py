@@ -2,7 +2,7 @@
 
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -13,8 +13,9 @@ from ..messages import HookAnswer, Message
 from ..oauth import TokenRequest
 from ..settings import ExportSettings, RequestSettings
 from ..templating import TemplateValues, file_placeholders, render_text
+from ..url_templating import render_url
 from .context import FileBytes, HookContext
-from .dedup import idempotency_key, with_key
+from .dedup import idempotency_key, varies_per_delivery, with_key
 from .delivery import OutgoingRequest, Reply
 from .extract import check_extract_targets
 from .receipts import already_exported, write_due
@@ -148,7 +149,9 @@ class Exporter(ABC):
             )
             request = self.build_request()
             reply = self.send_once(request, policy)
-        return handle_reply(self.settings, self.context, request, reply)
+        outcome = handle_reply(self.settings, self.context, request, reply)
+        outcome.mask(self.context.redactor.text)  # before the state store keeps it
+        return outcome
 
     def send_once(self, request: OutgoingRequest, policy) -> Reply:
         self.transcript.request(request)
@@ -249,24 +252,42 @@ class Exporter(ABC):
     def build_request(self) -> OutgoingRequest:
         files = FileBytes({name: self.file(name) for name in sorted(self.needed_files())})
         values = self.context.template_values(files, self.access_token)
-        url = render_text(self.request.url, values, self.where("url"))
+        url = render_url(self.request.url, values, self.where("url"))
         check_url(url, self.request.url, self.where("url"))
-        headers = self.render_fields(self.request.headers, values, "headers")
-        if self.access_token is not None and not self.places_token_itself():
-            headers["Authorization"] = f"Bearer {self.access_token}"
-        self.context.redactor.add_sensitive_headers(headers)
         body = self.build_body(values)
+        headers = self.render_headers(values, self.access_token, body)
+        self.context.redactor.add_sensitive_headers(headers)
+        self.context.redactor.add_url_credentials(url)
         request = OutgoingRequest(
             method=self.request.method,
             url=url,
-            headers=self.headers_for(body, headers),
+            headers=headers,
             data=body.data,
             files=body.files,
             body_identity=body.identity,
         )
         payload = self.context.payload
         scope = (payload.hook_url, payload.annotation_id, self.settings.path)
-        return with_key(request, idempotency_key(scope, request, self.access_token))
+        return with_key(request, idempotency_key(scope, self.key_request(request, files, body)))
+
+    def render_headers(self, values: TemplateValues, token: str | None, body: Body) -> dict:
+        headers = self.render_fields(self.request.headers, values, "headers")
+        if token is not None and not self.places_token_itself():
+            headers["Authorization"] = f"Bearer {token}"
+        return self.headers_for(body, headers)
+
+    def key_request(self, request: OutgoingRequest, files: FileBytes, body: Body):
+        """The request as its idempotency key sees it: rendered again with the values that
+        differ per delivery (request id, tokens) held fixed, where the templates use them."""
+        stable = self.context.template_values(files, self.access_token, stable=True)
+        token = stable.secrets.get("access_token") if self.access_token is not None else None
+        key_request = replace(request, headers=self.render_headers(stable, token, body))
+        if varies_per_delivery([self.request.url]):
+            key_request.url = render_text(self.request.url, stable, self.where("url"))
+        if varies_per_delivery(self.body_templates()):
+            stable_body = self.build_body(stable)
+            key_request.data, key_request.files = stable_body.data, stable_body.files
+        return key_request
 
     def headers_for(self, body: Body, headers: dict) -> dict:
         """The user's headers, with the Content-Type the body needs."""
@@ -290,7 +311,7 @@ class Exporter(ABC):
     def render_token_request(self) -> TokenRequest:
         auth = self.settings.auth
         values = self.context.template_values()
-        url = render_text(auth.url, values, "auth.url")
+        url = render_url(auth.url, values, "auth.url")
         check_url(url, auth.url, "auth.url")
         return TokenRequest(
             url=url,

@@ -10,7 +10,7 @@ from ..redaction import Redactor
 from ..rossum import RossumClient, StoredFile
 from ..templating import TemplateValues
 from ..tokens import TokenKeeper
-from .dedup import KEY_MARKER
+from .dedup import KEY_MARKER, per_delivery_secret
 from .receipts import DueReceipts
 
 
@@ -66,17 +66,29 @@ class HookContext:
         self.receipts.written()
 
     def template_values(
-        self, files: Mapping[str, bytes] | None = None, access_token: str | None = None
+        self,
+        files: Mapping[str, bytes] | None = None,
+        access_token: str | None = None,
+        stable: bool = False,
     ) -> TemplateValues:
+        """What placeholders render to; ``stable``: the per-delivery values (request id,
+        tokens) as fixed stand-ins — their placeholders' own text — for the idempotency key."""
         secrets = self.payload.secrets
         if access_token is not None:  # the token of this export's own auth object
             secrets = {**secrets, "access_token": access_token}
+        request_id = self.payload.request_id
+        if stable:
+            request_id = "#{request_id}"
+            secrets = {
+                name: f"{{secret.{name}}}" if per_delivery_secret(name) else value
+                for name, value in secrets.items()
+            }
         return TemplateValues(
             datapoint=self.content.value,
             secrets=secrets,
             variables={
                 "annotation_id": str(self.payload.annotation_id),
-                "request_id": self.payload.request_id,
+                "request_id": request_id,
                 "idempotency_key": KEY_MARKER,  # replaced by the key once it is derived
             },
             files=files or {},

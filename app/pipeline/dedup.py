@@ -1,14 +1,17 @@
 """Duplicate protection (SPEC §9): never send the same export twice.
 
 Every export request gets an idempotency key derived from the hook, the annotation,
-the export object and what is sent (the access token left out, as it changes between
-deliveries). ``#{idempotency_key}`` renders that key. A delivered export is remembered
-under it; a repeat is answered from memory. An export whose outcome is unknown (sent,
-no answer) is not sent again blindly.
+the export object and what is sent — rendered with the values that differ per delivery
+by nature (``#{request_id}``, access tokens; the Rossum token is never in a request)
+held fixed at stand-ins, so a re-delivery has the same key (SPEC §5).
+``#{idempotency_key}`` renders that key. A delivered export is remembered under it; a
+repeat is answered from memory. An export whose outcome is unknown (sent, no answer) is
+not sent again blindly.
 """
 
 import hashlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from datetime import datetime, timezone
 
 from .. import messages
 from ..errors import TargetError
+from ..json_templating import template_strings
 from ..messages import HookAnswer, Message
 from ..state import (
     DELIVERED,
@@ -39,10 +43,23 @@ log = logging.getLogger(__name__)
 KEY_MARKER = "idempotency-key-1c6b0f3e9a"
 FIRST_PAUSE_S = 0.05  # waiting for another delivery of the same export: backoff
 LONGEST_PAUSE_S = 1.0
+# Placeholders whose values differ per delivery of the same export.
+PER_DELIVERY = re.compile(r"#\{request_id\}|\{secret\.(?:access|refresh)_token[^{}\s]*\}")
 
 
-def idempotency_key(scope: tuple, request: OutgoingRequest, access_token: str | None) -> str:
-    """A digest of ``scope`` (hook, annotation, export) and the request, token masked."""
+def per_delivery_secret(name: str) -> bool:
+    """Tokens kept in the hook's secrets are renewed between deliveries."""
+    return name.startswith(("access_token", "refresh_token"))
+
+
+def varies_per_delivery(templates: list) -> bool:
+    """Whether a template (or a templating operator's string) uses a per-delivery value."""
+    return any(PER_DELIVERY.search(text) for t in templates for text in template_strings(t))
+
+
+def idempotency_key(scope: tuple, request: OutgoingRequest, access_token: str | None = None) -> str:
+    """A digest of ``scope`` (hook, annotation, export) and the request as the key sees it
+    (per-delivery values at stand-ins); an ``access_token`` given is masked too."""
     digest = hashlib.sha256()
 
     def add(value) -> None:

@@ -12,11 +12,11 @@ from tempfile import SpooledTemporaryFile
 from urllib.parse import urlsplit
 
 import requests
-from requests_toolbelt import MultipartEncoder
 
 from .. import metrics
 from ..errors import TargetError
 from ..http_failures import describe_failure, outcome_unknown
+from ..multipart_encoding import MultipartBody
 from ..rossum import SPOOL_IN_MEMORY
 from .retries import AttemptLog, RetryPolicy
 
@@ -66,7 +66,7 @@ def wire_body(request: OutgoingRequest, rewindable: bool):
         if hasattr(data, "seek"):
             data.seek(0)
         return request.headers, data
-    encoder = MultipartEncoder(fields=request.files)
+    encoder = MultipartBody(fields=request.files)
     headers = {**request.headers, "Content-Type": encoder.content_type}
     if not rewindable:
         return headers, encoder

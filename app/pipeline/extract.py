@@ -37,8 +37,8 @@ def extract_operations(
                 )
             )
             continue
+        found = redactor.tree(found)
         text = found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
-        text = redactor.text(text)
         operations.extend(
             {"op": "replace", "id": datapoint["id"], "value": {"content": {"value": text}}}
             for datapoint in content.datapoints(rule.target_schema_id)

@@ -139,7 +139,7 @@ def store_reply(settings: ExportSettings, context: HookContext, reply: Reply) ->
     files = {}
     if settings.response_headers_reference_key:
         key = settings.response_headers_reference_key
-        document = redactor.text(json.dumps(headers_document(reply), ensure_ascii=False))
+        document = json.dumps(redactor.tree(headers_document(reply)), ensure_ascii=False)
         files[key] = (f"{key}.json", document.encode(), "application/json")
     if settings.response_payload_reference_key:
         key = settings.response_payload_reference_key
