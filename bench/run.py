@@ -299,7 +299,8 @@ def prefill(state_url: str, rows: int) -> None:
     from app.state import open_store
     from app.state.base import DELIVERED
 
-    open_store(state_url)  # creates the file with the store's own schema and indexes
+    # A first read creates the file with the store's own schema and indexes.
+    open_store(state_url).get("bench-prefill-probe")
     path = state_url.removeprefix("sqlite:///")
     now = time.time()
     ttl = 7 * 24 * 3600
@@ -310,6 +311,8 @@ def prefill(state_url: str, rows: int) -> None:
     }
     with sqlite3.connect(path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(exports)")]
+        if "key" not in columns:
+            raise RuntimeError(f"{path} has no exports table to fill")
 
         def row(n: int):
             age = n * (ttl / 2) / rows  # spread over half the TTL: none expires during the run
