@@ -45,7 +45,7 @@ demo: install
 
 # Not part of make test: it takes a few minutes and measures, rather than checks.
 bench: install-test
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.limits
 
 clean:

@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config
 from .errors import PayloadError, RefusedCall
+from .hook_wsgi import HookRoute
 from .jobs import JobService
 from .messages import HookAnswer, error
 from .pipeline.runtime import Runtime
@@ -31,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if is_redis(app.config["STATE_URL"]):
         _ = runtime.state_store  # opened now: a Redis without persistence is refused at start
     app.extensions["jobs"] = JobService(runtime)
+    app.wsgi_app = HookRoute(app, app.wsgi_app)  # hook calls without Flask's request objects
     if app.config["TRUST_PROXY"]:  # behind a PaaS router: its X-Forwarded-* make our URLs
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 

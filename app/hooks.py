@@ -1,9 +1,11 @@
 """Blueprint: the Rossum hook endpoints ``POST /`` and ``POST /export`` (SPEC §2, §3)."""
 
 import logging
+from collections.abc import Callable, Mapping
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 from .jobs import Accepted
 from .messages import HookAnswer
@@ -19,18 +21,27 @@ bp = Blueprint("hooks", __name__)
 @bp.post("/")
 @bp.post("/export")
 def hook_call():
-    body = read_body()
-    verify_signature(body, request.headers, current_app.config["HOOK_SECRET"])
+    status, answer, headers = answer_hook_call(read_body(request.environ), request.headers)
+    return jsonify(answer), status, headers
+
+
+def answer_hook_call(
+    body: bytes, headers: Mapping[str, str], job_location: Callable[[str], str] | None = None
+) -> tuple[int, dict, dict]:
+    """The hook route's status, answer and headers, without Flask's request and response
+    objects (app.hook_wsgi calls it straight from WSGI). Runs in an app context; what it
+    raises, the app's error handlers answer."""
+    verify_signature(body, headers, current_app.config["HOOK_SECRET"])
     data = parse_json_body(body)
     ignored = ignored_call(data)
     if ignored is not None:
         log.info("ignored %s: only an export exports; nothing sent", ignored)
-        return jsonify(HookAnswer().to_json())
+        return 200, HookAnswer().to_json(), {}
     payload, redactor = checked_payload(data)
     answer = current_app.extensions["jobs"].answer(payload, redactor)
     if isinstance(answer, Accepted):  # still running after SYNC_WAIT_S: Rossum polls the job
-        return jsonify(HookAnswer().to_json()), 202, {"Location": job_url(answer.job_id)}
-    return jsonify(answer.to_json())
+        return 202, HookAnswer().to_json(), {"Location": (job_location or job_url)(answer.job_id)}
+    return 200, answer.to_json(), {}
 
 
 def job_url(job_id: str) -> str:
@@ -50,10 +61,12 @@ def checked_payload(data: dict) -> tuple[HookPayload, Redactor]:
     return payload, redactor
 
 
-def read_body() -> bytes:
+def read_body(environ: dict) -> bytes:
     """The raw body, refused with 413 over MAX_PAYLOAD_BYTES (chunked bodies included)."""
-    body = request.get_data(cache=False)
-    if len(body) > current_app.config["MAX_PAYLOAD_BYTES"]:
+    limit = current_app.config["MAX_PAYLOAD_BYTES"]
+    # One byte over the limit is read, so a chunked body cut at the limit is still too large.
+    body = get_input_stream(environ, max_content_length=limit + 1).read(limit + 1)
+    if len(body) > limit:
         raise RequestEntityTooLarge()
     return body
 

@@ -71,6 +71,15 @@ class StoredFile:
         """All the bytes, in memory (for text templates that embed the file)."""
         return self.open().read()
 
+    def body(self) -> bytes | BinaryIO:
+        """The file as a request body: its bytes while it is small, else streamed from disk.
+
+        A small file stays in memory: requests would roll a spool to disk to find its
+        size (``fileno()``), so it is given the bytes instead.
+        """
+        self.fetch()
+        return self.read() if self.size <= SPOOL_IN_MEMORY else self.open()
+
     @property
     def identity(self) -> str:
         """Which document, with which content: for duplicate protection."""

@@ -5,6 +5,8 @@ an unknown key anywhere is an error naming its path, so a typo is never ignored.
 """
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -270,3 +272,41 @@ def load_settings(settings: dict) -> list[ExportSettings]:
         replace(export, path=f"export_configs[{index}]")
         for index, export in enumerate(loaded["export_configs"])
     ]
+
+
+SETTINGS_REMEMBERED = 256  # distinct settings objects whose validation is kept
+
+
+class _LoadedSettings:
+    """The export objects of the most recently used distinct settings, validated once.
+
+    Keyed by the settings' exact JSON text (key order kept, so a remembered result is
+    the one a fresh load would give); the least recently used is forgotten first.
+    The loaded objects are frozen dataclasses, never changed after loading.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.lock = threading.Lock()
+        self.loaded: OrderedDict[str, tuple[ExportSettings, ...]] = OrderedDict()
+
+    def __call__(self, settings: dict) -> list[ExportSettings]:
+        try:
+            key = json.dumps(settings, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):  # not JSON: not a hook's settings, never remembered
+            return load_settings(settings)
+        with self.lock:
+            exports = self.loaded.get(key)
+            if exports is not None:
+                self.loaded.move_to_end(key)
+                return list(exports)
+        exports = tuple(load_settings(settings))  # an invalid one raises: not remembered
+        with self.lock:
+            self.loaded[key] = exports
+            self.loaded.move_to_end(key)
+            while len(self.loaded) > self.size:
+                self.loaded.popitem(last=False)
+        return list(exports)
+
+
+load_settings_once = _LoadedSettings(SETTINGS_REMEMBERED)

@@ -14,7 +14,7 @@ from ..errors import ExportError, PayloadError, Problem, SettingsError
 from ..messages import HookAnswer, Message
 from ..payload import HookPayload
 from ..redaction import Redactor
-from ..settings import ExportSettings, RequestSettings, load_settings
+from ..settings import ExportSettings, RequestSettings, load_settings_once
 from ..tokens import TokenKeeper
 from .base import Exporter
 from .context import HookContext
@@ -65,7 +65,7 @@ def prepare_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
     before an asynchronous answer. A fetch that fails is raised when its export runs.
     """
     try:
-        exports = load_settings(payload.settings)
+        exports = load_settings_once(payload.settings)
     except SettingsError as error:
         return PreparedHook(
             payload, redactor, answer=HookAnswer([messages.error(error.describe())])
@@ -122,25 +122,27 @@ def run_export(exporter: Exporter, index: int) -> HookAnswer:
     duration = time.monotonic() - started
     metrics.EXPORTS.labels(outcome.outcome_label()).inc()
     metrics.DURATION.observe(duration)
-    payload = exporter.context.payload
-    log.info(
-        json.dumps(
-            {
-                "event": "export",
-                "request_id": payload.request_id,
-                "hook_id": payload.hook_url.rstrip("/").rsplit("/", 1)[-1],
-                "annotation_id": payload.annotation_id,
-                "export_index": index,
-                "target": None,
-                "status": None,
-                "attempts": 0,
-                **exporter.summary,
-                "duration_ms": round(duration * 1000),
-                "outcome": outcome.outcome_label(),
-            }
-        )
-    )
+    if log.isEnabledFor(logging.INFO):  # the line is built only when it is emitted
+        log.info(json.dumps(export_log_entry(exporter, index, duration, outcome)))
     return outcome
+
+
+def export_log_entry(exporter: Exporter, index: int, duration: float, outcome) -> dict:
+    """The export's log line (README "Logs")."""
+    payload = exporter.context.payload
+    return {
+        "event": "export",
+        "request_id": payload.request_id,
+        "hook_id": payload.hook_url.rstrip("/").rsplit("/", 1)[-1],
+        "annotation_id": payload.annotation_id,
+        "export_index": index,
+        "target": None,
+        "status": None,
+        "attempts": 0,
+        **exporter.summary,
+        "duration_ms": round(duration * 1000),
+        "outcome": outcome.outcome_label(),
+    }
 
 
 def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> list[dict]:
@@ -149,7 +151,7 @@ def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
     Invalid settings raise SettingsError; a step that fails is reported in its entry, and
     what the real export would refuse to send in its ``warnings``.
     """
-    exports = load_settings(payload.settings)
+    exports = load_settings_once(payload.settings)
     context = hook_context(payload, runtime, redactor, exports)
     previews = []
     for export in exports:

@@ -128,7 +128,8 @@ class Delivery:
         attempt_log.record(f"answered {response.status_code}")
         metrics.TARGET_REPLIES.labels(metrics.status_class(response.status_code)).inc()
         elapsed = time.monotonic() - started
-        log.info(
+        # At DEBUG: the export's own log line says the same at INFO (target, status, attempts).
+        log.debug(
             "%s %s answered %s in %.3f s (%d attempts)",
             request.method,
             request.host,

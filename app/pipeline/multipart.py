@@ -49,5 +49,5 @@ class MultipartExporter(Exporter):
             file_name = render_text(self.request.file_name, values, self.where("file_name"))
         else:
             file_name = stored.name
-        parts.append((self.request.file_key, (file_name, stored.open(), stored.mime_type)))
+        parts.append((self.request.file_key, (file_name, stored.body(), stored.mime_type)))
         return Body(files=parts, replaces_content_type=True, identity=stored.identity)

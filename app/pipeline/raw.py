@@ -31,7 +31,7 @@ class RawBodyExporter(Exporter):
             body = json.dumps(None if rendered is OMIT else rendered, ensure_ascii=False)
             return Body(data=body.encode(), content_type="application/json")
         single_file = single_file_placeholder(content)
-        if single_file:  # streamed from the spool, not loaded
+        if single_file:  # the bytes when small, else streamed from the spool
             stored = self.file(single_file)
-            return Body(data=stored.open(), identity=stored.identity)
+            return Body(data=stored.body(), identity=stored.identity)
         return Body(data=render_bytes(content, values, self.where("content")))

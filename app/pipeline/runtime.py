@@ -3,7 +3,6 @@
 import threading
 from collections.abc import Mapping
 from functools import cached_property
-from urllib.request import getproxies
 
 import requests
 
@@ -19,6 +18,7 @@ from .dedup import DuplicateGuard
 from .delivery import Delivery
 from .progress import report_progress
 from .retries import RetryPolicy
+from .sessions import ProxyEnvironment
 
 
 class Runtime:
@@ -30,15 +30,13 @@ class Runtime:
 
     def __init__(self, config: Mapping):
         self.config = config
+        self.proxy_environment = ProxyEnvironment.read()
         self._local = threading.local()
 
     def session(self, kind: str) -> requests.Session:
         sessions = self._local.__dict__.setdefault("sessions", {})
         if kind not in sessions:
-            session = requests.Session()
-            # Without proxies in the environment, skip requests' per-call look-up of them
-            # and of ~/.netrc (whose credentials must never reach a target anyway).
-            session.trust_env = bool(getproxies())
+            session = self.proxy_environment.session()
             if kind == "target":
                 harden(session, self.config["ALLOW_PRIVATE_TARGETS"])
                 report_progress(session)  # claims record how far each request got
