@@ -101,7 +101,7 @@ def refuse_volatile_state():
 
 
 def post_worker_init(worker):
-    runtime = worker.wsgi.extensions.get("runtime")
+    runtime = getattr(worker.wsgi, "extensions", {}).get("runtime")
     if runtime is not None:  # beats from the start: a lost state store is noticed idle too
         runtime.heartbeat.start()
 
