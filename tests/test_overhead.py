@@ -225,7 +225,7 @@ def test_hook_calls_are_answered_as_flask_answers_them(make_app, payload_for, ta
         "not JSON": (app, lambda: b"{", {}, False, "400 BAD REQUEST"),
         "invalid payload": (
             app,
-            lambda: b'{"event": "annotation_status"}',
+            lambda: b'{"event": "annotation_content", "action": "export"}',
             {},
             False,
             "400 BAD REQUEST",
