@@ -15,7 +15,7 @@ from typing import Any
 from .annotation import AnnotationContent, first_datapoint, shown_value
 from .errors import TemplateError
 from .gc_pause import collection_paused
-from .templating import TemplateValues, TextTemplate, render_text
+from .templating import TemplateValues, TextTemplate, missing_datapoint, render_text
 
 OMIT = object()  # "leave the parent key out"
 VALUE_TYPES = ("string", "integer", "float", "boolean", "iso_datetime")
@@ -45,26 +45,31 @@ class Scope:
 
     def nodes(self, schema_id: str) -> list[dict]:
         """Nodes with ``schema_id`` in this scope, else in the enclosing one."""
-        found = self.content.with_schema_id(schema_id)
-        if found or self.parent is None:
-            return found
-        return self.parent.nodes(schema_id)
+        scope, found = self, self.content.with_schema_id(schema_id)
+        while not found and scope.parent is not None:
+            scope = scope.parent
+            found = scope.content.with_schema_id(schema_id)
+        return found
 
     def datapoint(self, schema_id: str) -> dict | None:
         return first_datapoint(self.nodes(schema_id))
 
     def value(self, schema_id: str) -> str | None:
         """What ``@{schema_id}`` renders to here; loop variables first."""
-        if schema_id in self.loop:
-            return str(self.loop[schema_id])
-        node = self.datapoint(schema_id)
-        if node is None:
-            return None if self.parent is None else self.parent.value(schema_id)
-        return shown_value(node)
+        scope = self
+        while True:
+            if schema_id in scope.loop:
+                return str(scope.loop[schema_id])
+            node = first_datapoint(scope.nodes(schema_id))
+            if node is not None:
+                return shown_value(node)
+            if scope.parent is None:
+                return None
+            scope = scope.parent
 
 
-# A template compiled once: a function of the values (their ``datapoint`` look-up is
-# the scope's) and the scope, called once per element of a loop.
+# A template compiled once: a function of the values (whose ``datapoint`` look-up the
+# scope's replaces) and the scope, called once per element of a loop.
 Renderer = Callable[[TemplateValues, Scope], Any]
 
 
@@ -75,7 +80,7 @@ def is_operator(template) -> bool:
 def render_json(template, values: TemplateValues, scope: Scope, where: str):
     """The JSON value a template gives; :data:`OMIT` when an operator leaves it out."""
     with collection_paused():
-        return compile_json(template, where)(in_scope(values, scope), scope)
+        return compile_json(template, where)(values, scope)
 
 
 def in_scope(values: TemplateValues, scope: Scope) -> TemplateValues:
@@ -92,8 +97,7 @@ def compile_json(template, where: str) -> Renderer:
     their paths or dispatch on their types again for every element.
     """
     if isinstance(template, str):
-        text = TextTemplate(template)
-        return lambda values, scope: render_text(text, values, where)
+        return compile_text(template, where)
     if is_operator(template):
         [(name, arguments)] = template.items()
         return OPERATOR_COMPILERS[name](arguments, where)
@@ -118,6 +122,22 @@ def compile_json(template, where: str) -> Renderer:
 
         return render_array
     return lambda values, scope: template
+
+
+def compile_text(template: str, where: str) -> Renderer:
+    """The renderer of a string: its placeholders, datapoints looked up in the scope."""
+    text = TextTemplate(template)
+    schema_id = text.only["datapoint"] if text.only is not None else None
+    if schema_id is None:
+        return lambda values, scope: render_text(text, in_scope(values, scope), where)
+
+    def render_datapoint(values, scope):  # the commonest template: "@{schema_id}"
+        value = scope.value(schema_id)
+        if value is None:
+            raise missing_datapoint(schema_id, where)
+        return value
+
+    return render_datapoint
 
 
 def render_text_value(template, values: TemplateValues, scope: Scope, where: str):
@@ -148,7 +168,8 @@ def datapoint_value(arguments, where) -> Renderer:
 
     def render(values, scope):
         node = required_datapoint(scope, schema_id, where)
-        shown = scope.value(schema_id)
+        in_loop = schema_id in scope.loop
+        shown = shown_value(node) if node is not None and not in_loop else scope.value(schema_id)
         if value_type == "string":
             return shown
         content = (node or {}).get("content") or {}
@@ -234,7 +255,7 @@ def for_each(arguments, where) -> Renderer:
         for index, element in enumerate(elements):
             loop = {"schema_loop.index": index + 1, "schema_loop.index0": index}
             inner = Scope(AnnotationContent([element]), parent=scope, loop=loop)
-            item = mapping(in_scope(values, inner), inner)
+            item = mapping(values, inner)
             if item is not OMIT:
                 rendered.append(item)
         return rendered

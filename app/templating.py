@@ -114,9 +114,7 @@ def render_placeholder(match, values, where, missing_datapoint_is_empty) -> str 
         if value is None:
             if missing_datapoint_is_empty:
                 return ""
-            raise TemplateError(
-                f"{where}: datapoint {schema_id!r} (@{{{schema_id}}}) is not in the annotation"
-            )
+            raise missing_datapoint(schema_id, where)
         return value
     if match["secret"] is not None:
         name = match["secret"]
@@ -133,3 +131,9 @@ def render_placeholder(match, values, where, missing_datapoint_is_empty) -> str 
     if name in values.variables:
         return values.variables[name]
     raise TemplateError(f"{where}: unknown placeholder #{{{name}}}")
+
+
+def missing_datapoint(schema_id: str, where: str) -> TemplateError:
+    return TemplateError(
+        f"{where}: datapoint {schema_id!r} (@{{{schema_id}}}) is not in the annotation"
+    )
