@@ -14,6 +14,7 @@ import threading
 from contextlib import contextmanager, suppress
 
 import requests
+from urllib3 import poolmanager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -96,10 +97,35 @@ class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
 
 
 POOL_CLASSES = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
+DEFAULT_POOL_CLASSES = dict(poolmanager.pool_classes_by_scheme)  # urllib3's own
 
 
 def install(session: requests.Session) -> requests.Session:
-    """Make the session's adapters open connections that honour :func:`answer_deadline`."""
+    """Make the session's adapters open connections that honour :func:`answer_deadline`,
+    directly and through a proxy alike.
+
+    Install this before anything that builds on the session's pool classes (progress
+    reporting): those wrap the deadline pools, not urllib3's defaults.
+    """
     for adapter in session.adapters.values():
         adapter.poolmanager.pool_classes_by_scheme = POOL_CLASSES
+        if not getattr(adapter.proxy_manager_for, "installs_deadlines", False):
+            adapter.proxy_manager_for = _deadline_proxies(adapter.proxy_manager_for)
     return session
+
+
+def _deadline_proxies(proxy_manager_for):
+    """requests' ``proxy_manager_for``, whose (cached) proxy managers get the deadline pools.
+
+    Only a manager on urllib3's default pools gets them: one seen before keeps what was
+    layered on since, and a SOCKS manager keeps its own pools.
+    """
+
+    def wrapped(*args, **kwargs):
+        manager = proxy_manager_for(*args, **kwargs)
+        if manager.pool_classes_by_scheme == DEFAULT_POOL_CLASSES:
+            manager.pool_classes_by_scheme = POOL_CLASSES
+        return manager
+
+    wrapped.installs_deadlines = True
+    return wrapped

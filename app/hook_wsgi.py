@@ -33,10 +33,10 @@ class HookRoute:
                     EnvironHeaders(environ),
                     lambda job_id: self.job_url(environ, job_id),
                 )
+                # As jsonify writes it: the app's JSON settings, compact, a final newline.
+                body = (self.app.json.dumps(answer, separators=(",", ":")) + "\n").encode()
             except Exception as error:  # answered by the app's error handlers, as in Flask
                 return self.error_answer(environ, start_response, error)
-            # As jsonify writes it: the app's JSON settings, compact, a final newline.
-            body = (self.app.json.dumps(answer, separators=(",", ":")) + "\n").encode()
         start_response(
             f"{status} {HTTPStatus(status).phrase}",
             [

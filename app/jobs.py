@@ -71,7 +71,7 @@ class JobService:
         job_id = secrets.token_urlsafe(24)
         self.store.create_job(job_id, self.alive_s, self.ttl_s)
         self.runtime.heartbeat.keep_job(job_id)
-        future.add_done_callback(lambda done: self.store_answer(job_id, done))
+        future.add_done_callback(lambda done: self.store_answer(job_id, done, prepared.redactor))
         log.info(
             "export still running after %.0f s: answered 202 with job %s",
             self.sync_wait_s,
@@ -79,12 +79,16 @@ class JobService:
         )
         return Accepted(job_id)
 
-    def store_answer(self, job_id: str, future: Future) -> None:
+    def store_answer(self, job_id: str, future: Future, redactor: Redactor) -> None:
         """A late run finished: its answer (or the crash message) for the job's polls."""
         try:
             answer = future.result()
         except Exception:  # a bug: the poll must still get an answer, and the log the traceback
-            log.exception("export job %s failed unexpectedly", job_id)
+            token = bind(redactor)  # the run's own binding ended with it; tracebacks hold values
+            try:
+                log.exception("export job %s failed unexpectedly", job_id)
+            finally:
+                unbind(token)
             answer = CRASHED
         try:
             self.store.finish_job(job_id, answer.to_json(), self.ttl_s)

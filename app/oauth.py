@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import reduce
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -33,6 +34,9 @@ from .errors import AuthError
 from .http_failures import describe_token_failure
 from .redaction import Redactor
 from .security import harden
+
+if TYPE_CHECKING:
+    from .pipeline.sessions import ProxyEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +110,19 @@ class TokenEndpoint:
         connect_timeout: float,
         read_timeout: float,
         redactor: Redactor,
+        proxy_environment: "ProxyEnvironment",
         allow_private_targets: bool = False,
     ):
         self.timeout = (connect_timeout, read_timeout)
         self.redactor = redactor
+        self.proxy_environment = proxy_environment  # read once, as for every other session
         self.allow_private_targets = allow_private_targets
+
+    def session(self, session: requests.Session) -> requests.Session:
+        """``session`` hardened, without environment look-ups (no ``~/.netrc``) or cookies."""
+        return harden(
+            self.proxy_environment.without_ambient_state(session), self.allow_private_targets
+        )
 
     def fetch(self, request: TokenRequest) -> AccessToken:
         """A new token from the endpoint; counted by outcome."""
@@ -165,17 +177,18 @@ class TokenEndpoint:
         ):
             client = LegacyApplicationClient(client_id=data.get("client_id"))
         else:
-            with harden(requests.Session(), self.allow_private_targets) as session:
+            with self.session(requests.Session()) as session:
                 response = session.request(
                     request.method,
                     request.url,
                     headers=request.headers,
                     auth=basic,
                     timeout=self.timeout,
+                    proxies=self.proxy_environment.proxies_for(request.url),
                     **body_arguments(request, request.body_fields),
                 )
             return self.oauth2_shaped(request, response)
-        session = harden(OAuth2Session(client=client), self.allow_private_targets)
+        session = self.session(OAuth2Session(client=client))
         session.register_compliance_hook(
             "access_token_request",
             lambda url, headers, kwargs: self.as_configured(request, url, headers, kwargs),
@@ -196,6 +209,7 @@ class TokenEndpoint:
                 include_client_id=basic is None,
                 auth=basic,
                 timeout=self.timeout,
+                proxies=self.proxy_environment.proxies_for(request.url),
                 username=extra.pop("username", None),
                 password=extra.pop("password", None),
                 client_secret=extra.pop("client_secret", None),

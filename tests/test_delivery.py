@@ -38,7 +38,7 @@ def test_failures_are_described_by_host_and_cause(failure, described):
     with responses.RequestsMock() as mock:
         mock.post(URL, body=failure)
         with pytest.raises(TargetError) as raised:
-            Delivery(requests.Session(), 1024).send(OutgoingRequest("POST", URL), policy)
+            Delivery(requests.Session, 1024).send(OutgoingRequest("POST", URL), policy)
 
     assert str(raised.value) == f"POST erp.example.com failed: {described}"
 

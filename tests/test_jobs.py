@@ -185,3 +185,27 @@ def test_a_slow_export_on_one_instance_does_not_hold_up_another(instances, fake_
     assert fast_answer.status_code == 200
     assert time.monotonic() - started < SLOW_TARGET_S  # not queued behind the slow one
     assert poll(slow_answer.headers["Location"], seconds=SLOW_TARGET_S + 20)[-1].status_code == 201
+
+
+def test_a_bug_in_a_late_export_is_logged_with_its_secrets_masked(
+    async_app, payload_for, target, monkeypatch, caplog
+):
+    secret = "k3y-that-must-not-leak"
+
+    def crashing_run(prepared):
+        time.sleep(3)  # well past SYNC_WAIT_S (1 s): the call is answered 202 first
+        raise RuntimeError(f"a bug while holding {prepared.payload.secrets['api_key']}")
+
+    monkeypatch.setattr("app.jobs.run_prepared", crashing_run)
+    payload = payload_for(simple_settings(f"{target.url}/in"), secrets={"api_key": secret})
+
+    response = requests.post(async_app, json=payload, timeout=30)
+    final = poll(response.headers["Location"])[-1]
+
+    assert response.status_code == 202
+    assert final.status_code == 201
+    assert final.json()["messages"][0]["content"].startswith("Internal error")
+    crash = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+    assert crash and crash[0].exc_text and "a bug while holding ********" in crash[0].exc_text
+    assert secret not in caplog.text
+    assert all(secret not in (r.exc_text or "") for r in caplog.records)

@@ -237,6 +237,35 @@ def test_a_redelivery_sends_nothing_and_a_changed_row_sends_only_that_row(
     assert sum("Already exported" in m["content"] for m in changed["messages"]) == 2
 
 
+def apply_operations(payload: dict, operations: list[dict]) -> None:
+    """What Rossum does with the hook answer's replace operations."""
+    values = {operation["id"]: operation["value"]["content"]["value"] for operation in operations}
+
+    def walk(node):
+        if node.get("id") in values:
+            node["content"] = {"value": values[node["id"]], "normalized_value": None}
+        for child in node.get("children") or []:
+            walk(child)
+
+    for section in payload["annotation"]["content"]:
+        walk(section)
+
+
+def test_a_row_whose_extracted_value_rossum_applied_is_not_sent_again(
+    post_hook, payload_for, target
+):
+    line_ids(target)
+    extract = [{"value_path": "body.line_id", "target_schema_id": "item_amount"}]
+    payload = payload_for(line_settings(target, extract=extract))
+
+    _, first = post_hook(payload)
+    apply_operations(payload, first["operations"])
+    _, repeat = post_hook({**payload, "request_id": "a-later-delivery"})
+
+    assert len(target.requests) == 3
+    assert sum("Already exported" in m["content"] for m in repeat["messages"]) == 3
+
+
 def test_the_first_failing_row_stops_the_rest_and_is_sent_again_next_time(
     post_hook, payload_for, target
 ):

@@ -10,6 +10,7 @@ from responses import matchers
 
 from app.errors import AuthError
 from app.oauth import ClientBasicAuth, TokenEndpoint, TokenRequest
+from app.pipeline.sessions import ProxyEnvironment
 from app.redaction import Redactor
 from app.tokens import parse_expiry, stored_token
 
@@ -17,7 +18,7 @@ URL = "https://login.example.com/oauth/token"
 
 
 def fetch(data, method="POST", headers=None, token_path=None, redactor=None):
-    endpoint = TokenEndpoint(2, 5, redactor or Redactor())
+    endpoint = TokenEndpoint(2, 5, redactor or Redactor(), ProxyEnvironment())
     return endpoint.fetch(TokenRequest(URL, method, headers or {}, data, token_path))
 
 
@@ -101,7 +102,7 @@ def test_get_sends_the_fields_in_the_query():
 def test_plain_http_token_urls_are_allowed_only_for_that_fetch():
     http_url = "http://127.0.0.1:9/token"
     responses.post(http_url, json={"access_token": "t"})
-    endpoint = TokenEndpoint(2, 5, Redactor())
+    endpoint = TokenEndpoint(2, 5, Redactor(), ProxyEnvironment())
 
     token = endpoint.fetch(
         TokenRequest(http_url, "POST", {}, {"grant_type": "client_credentials"}, None)
@@ -209,7 +210,7 @@ def test_a_token_endpoint_echoing_the_basic_credentials_gets_them_masked():
     )
 
     with pytest.raises(AuthError) as raised:
-        TokenEndpoint(2, 5, Redactor()).fetch(request)
+        TokenEndpoint(2, 5, Redactor(), ProxyEnvironment()).fetch(request)
 
     assert (
         str(raised.value)

@@ -19,7 +19,7 @@ from .context import FileBytes, HookContext
 from .dedup import idempotency_key, varies_per_delivery, with_key
 from .delivery import OutgoingRequest, Reply
 from .extract import check_extract_targets, with_extracted_values
-from .iteration import Row, iterate_rows, preview_rows
+from .iteration import Row, iterate_rows, preview_rows, written_by_extract
 from .receipts import already_exported, write_due
 from .replies import handle_reply
 from .transcript import Transcript, placeholders_in, summarize_request
@@ -100,6 +100,9 @@ class Exporter(ABC):
             self.transcript.attempts(getattr(failure, "attempt_outcomes", []))
             self.store_transcript()
             self.write_receipts()  # when delivered before the failure
+            raise
+        except Exception:  # an unusable state store (503) or a bug: rows delivered keep theirs
+            self.write_receipts()
             raise
         problem = self.store_transcript()
         if problem:
@@ -295,7 +298,7 @@ class Exporter(ABC):
         payload = self.context.payload
         scope = (payload.hook_url, payload.annotation_id, self.settings.path)
         if self.row is not None:  # each row is an export of its own
-            scope += self.row.identity
+            scope += self.row.identity(written_by_extract(self.settings))
         return with_key(request, idempotency_key(scope, self.key_request(request, files, body)))
 
     def template_values(self, files: FileBytes, stable: bool = False) -> TemplateValues:

@@ -8,6 +8,7 @@ here, described by host and cause only: a URL may carry secrets in its query.
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from tempfile import SpooledTemporaryFile
 from urllib.parse import urlsplit
@@ -93,22 +94,30 @@ def skip_redirect_body(response: requests.Response, **kwargs) -> None:
 
 
 class Delivery:
-    """Sends export requests on a (per-thread) session with a retry policy per request."""
+    """Sends export requests on the sending thread's session, with a retry policy per request.
 
-    def __init__(self, session: requests.Session, max_reply_bytes: int):
-        self.session = session
+    The session is taken when a request is sent, not when the delivery is made: exports
+    are prepared on the thread answering the hook call and often sent from another, and
+    a send sets its retries on the session's adapters, which only that thread may use.
+    """
+
+    def __init__(
+        self, session_of_this_thread: Callable[[], requests.Session], max_reply_bytes: int
+    ):
+        self.session_of_this_thread = session_of_this_thread
         self.max_reply_bytes = max_reply_bytes
 
     def send(self, request: OutgoingRequest, policy: RetryPolicy) -> Reply:
+        session = self.session_of_this_thread()
         attempt_log = AttemptLog(request.host)
         retry = policy.new_retry(attempt_log)
-        for adapter in self.session.adapters.values():  # the session is this thread's own
+        for adapter in session.adapters.values():  # no other thread uses this session
             adapter.max_retries = retry
         started = time.monotonic()
         headers, data = wire_body(request, rewindable=policy.retry)
         with answer_deadline(policy.read_timeout) as deadline:
             try:
-                response = self.session.request(
+                response = session.request(
                     request.method,
                     request.url,
                     headers=headers,
@@ -116,7 +125,7 @@ class Delivery:
                     timeout=(policy.connect_timeout, policy.read_timeout),
                     stream=True,
                     # Per-request hooks replace the session's: keep those (redirect checks).
-                    hooks={"response": [*self.session.hooks["response"], skip_redirect_body]},
+                    hooks={"response": [*session.hooks["response"], skip_redirect_body]},
                 )
             except requests.RequestException as exc:
                 raise self.failure(request, policy, attempt_log, exc, deadline.expired) from None

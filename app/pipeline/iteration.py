@@ -55,15 +55,23 @@ class Row:
         loop = {"schema_loop.index": self.index, "schema_loop.index0": self.index0}
         return Scope(AnnotationContent([self.node]), parent=Scope(self.annotation), loop=loop)
 
-    @property
-    def identity(self) -> tuple:
-        """What makes this row an export of its own: its place and its values."""
+    def identity(self, ignored: frozenset[str] = frozenset()) -> tuple:
+        """What makes this row an export of its own: its place and its values, but for
+        the ``ignored`` datapoints (those its own ``extract`` writes: once Rossum holds the
+        extracted value, a re-delivery of the row is still the same export)."""
         values = [
             [node.get("schema_id"), (node.get("content") or {}).get("value")]
             for node in AnnotationContent([self.node]).nodes()
-            if node.get("category") == "datapoint" and isinstance(node.get("content"), dict)
+            if node.get("category") == "datapoint"
+            and isinstance(node.get("content"), dict)
+            and node.get("schema_id") not in ignored
         ]
         return (f"row {self.index0}", json.dumps(values, ensure_ascii=False))
+
+
+def written_by_extract(settings) -> frozenset[str]:
+    """The datapoints an export object's ``extract`` rules write."""
+    return frozenset(rule.target_schema_id for rule in settings.extract)
 
 
 def rows_of(content: AnnotationContent, schema_id: str) -> list[Row]:

@@ -59,7 +59,13 @@ class ReportingConnection:
 
 @cache
 def reporting_pool(pool_class: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
-    """``pool_class`` whose connections also report (it keeps what its own connections do)."""
+    """``pool_class`` whose connections also report (it keeps what its own connections do).
+
+    A pool class that reports already is kept as it is: requests hands back the same
+    cached proxy manager on every call, so its pool classes come here again and again.
+    """
+    if issubclass(pool_class.ConnectionCls, ReportingConnection):
+        return pool_class
     connection_class = type(
         f"Reporting{pool_class.ConnectionCls.__name__}",
         (ReportingConnection, pool_class.ConnectionCls),
@@ -75,7 +81,8 @@ def report_progress(session: requests.Session) -> requests.Session:
     on top of the connection classes already installed there (deadlines, address checks)."""
     for adapter in session.adapters.values():
         reporting(adapter.poolmanager)
-        adapter.proxy_manager_for = _reporting_proxies(adapter.proxy_manager_for)
+        if not getattr(adapter.proxy_manager_for, "reports_progress", False):
+            adapter.proxy_manager_for = _reporting_proxies(adapter.proxy_manager_for)
     return session
 
 
@@ -91,4 +98,5 @@ def _reporting_proxies(proxy_manager_for):
     def wrapped(*args, **kwargs):
         return reporting(proxy_manager_for(*args, **kwargs))
 
+    wrapped.reports_progress = True
     return wrapped

@@ -58,10 +58,12 @@ class Runtime:
             read_timeout=self.config["TARGET_READ_TIMEOUT_S"],
             redactor=redactor,
             allow_private_targets=self.config["ALLOW_PRIVATE_TARGETS"],
+            proxy_environment=self.proxy_environment,
         )
 
     def delivery(self) -> Delivery:
-        return Delivery(self.session("target"), self.config["MAX_REPLY_BYTES"])
+        """Sends on the target session of whichever thread sends (not the one asking)."""
+        return Delivery(lambda: self.session("target"), self.config["MAX_REPLY_BYTES"])
 
     def retry_policy(self, mode: str, resend_allowed: bool) -> RetryPolicy:
         config = self.config

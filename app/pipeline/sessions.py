@@ -1,14 +1,18 @@
-"""HTTP sessions that read the proxy environment once, not on every call.
+"""HTTP sessions that read the proxy environment once, not on every call, and keep no cookies.
 
 With ``trust_env`` on, requests looks up the proxy variables and ``~/.netrc`` on every
 call (and ``~/.netrc`` credentials must never reach a target anyway). So sessions run
 with ``trust_env`` off; when the environment configures a proxy, it is read once, when
 the runtime is built, and each origin's route (through the proxy, or direct as
 ``NO_PROXY`` says) is decided once and remembered.
+
+Sessions live long and serve every hook: a cookie one customer's API sets must never
+go out with another customer's request to the same host, so no session keeps any.
 """
 
 from dataclasses import dataclass
 from functools import lru_cache
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit
 from urllib.request import getproxies
 
@@ -16,6 +20,13 @@ import requests
 from requests.utils import should_bypass_proxies
 
 ROUTES_REMEMBERED = 1024  # origins whose NO_PROXY decision is kept
+
+
+def without_ambient_state(session: requests.Session) -> requests.Session:
+    """``session`` without per-call environment look-ups (no ``~/.netrc``), refusing cookies."""
+    session.trust_env = False
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return session
 
 
 @dataclass(frozen=True)
@@ -31,11 +42,11 @@ class ProxyEnvironment:
         no_proxy = found.pop("no", None)  # NO_PROXY alone configures no proxy
         return cls(tuple(sorted(found.items())), no_proxy)
 
+    without_ambient_state = staticmethod(without_ambient_state)  # for sessions made elsewhere
+
     def session(self) -> requests.Session:
         """A session without per-call environment look-ups, routed through the proxies."""
-        session = ProxiedSession(self) if self.proxies else requests.Session()
-        session.trust_env = False
-        return session
+        return without_ambient_state(ProxiedSession(self) if self.proxies else requests.Session())
 
     def proxies_for(self, url: str) -> dict:
         """What requests' ``proxies`` argument is for ``url``: empty when it goes direct."""
