@@ -2,7 +2,6 @@
 
 import copy
 from collections.abc import Iterator, Mapping
-from functools import cached_property
 
 
 class AnnotationContent:
@@ -15,6 +14,7 @@ class AnnotationContent:
     def __init__(self, tree: list):
         self.tree = tree
         self._own_tree = False  # the payload's tree is never changed: written to a copy
+        self._index: dict[str, list[dict]] | None = None
 
     def set_values(self, values: Mapping[int, str]) -> None:
         """Give datapoints (by id) new shown values, as Rossum will once it applies them.
@@ -24,7 +24,7 @@ class AnnotationContent:
         """
         if not self._own_tree:
             self.tree, self._own_tree = copy.deepcopy(self.tree), True
-            self.__dict__.pop("by_schema_id", None)  # the index held the payload's nodes
+            self._index = None  # it held the payload's nodes
         for node in self.nodes():
             if node.get("category") == "datapoint" and node.get("id") in values:
                 content = node.get("content") if isinstance(node.get("content"), dict) else {}
@@ -43,19 +43,17 @@ class AnnotationContent:
             if isinstance(children, list):
                 stack.extend(reversed(children))
 
-    @cached_property
+    @property
     def by_schema_id(self) -> dict[str, list[dict]]:
         """Nodes by ``schema_id``, each list in document order."""
-        index: dict[str, list[dict]] = {}
-        for node in self.nodes():
-            schema_id = node.get("schema_id")
-            if isinstance(schema_id, str):
-                index.setdefault(schema_id, []).append(node)
-        return index
+        if self._index is None:
+            self._index = index_by_schema_id(self.tree)
+        return self._index
 
     def with_schema_id(self, schema_id: str) -> list[dict]:
         """All nodes (datapoints, multivalues, tuples, sections) with ``schema_id``."""
-        return self.by_schema_id.get(schema_id, [])
+        index = self._index if self._index is not None else self.by_schema_id
+        return index.get(schema_id, [])
 
     def datapoints(self, schema_id: str) -> list[dict]:
         """All datapoints with ``schema_id``, in document order."""
@@ -66,9 +64,39 @@ class AnnotationContent:
 
         A datapoint without content (a button) or with a null value gives ``""``.
         """
-        nodes = self.with_schema_id(schema_id)
-        datapoint = next((n for n in nodes if n.get("category") == "datapoint"), None)
+        datapoint = first_datapoint(self.with_schema_id(schema_id))
         return None if datapoint is None else shown_value(datapoint)
+
+
+def index_by_schema_id(tree: list) -> dict[str, list[dict]]:
+    """The nodes of a tree by ``schema_id``, in document order (the walk of ``nodes``).
+
+    Written out rather than over ``nodes()``: a loop indexes every one of its rows.
+    """
+    index: dict[str, list[dict]] = {}
+    stack = tree[::-1]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        schema_id = node.get("schema_id")
+        if isinstance(schema_id, str):
+            if schema_id in index:
+                index[schema_id].append(node)
+            else:
+                index[schema_id] = [node]
+        children = node.get("children")
+        if isinstance(children, list):
+            stack += children[::-1]
+    return index
+
+
+def first_datapoint(nodes: list[dict]) -> dict | None:
+    """The first of ``nodes`` that is a datapoint."""
+    for node in nodes:
+        if node.get("category") == "datapoint":
+            return node
+    return None
 
 
 def shown_value(datapoint: dict) -> str:

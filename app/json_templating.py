@@ -7,13 +7,15 @@ anything else is rendered member by member. An operator may leave its parent key
 """
 
 import json
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from .annotation import AnnotationContent, shown_value
+from .annotation import AnnotationContent, first_datapoint, shown_value
 from .errors import TemplateError
-from .templating import TemplateValues, render_text
+from .gc_pause import collection_paused
+from .templating import TemplateValues, TextTemplate, missing_datapoint, render_text
 
 OMIT = object()  # "leave the parent key out"
 VALUE_TYPES = ("string", "integer", "float", "boolean", "iso_datetime")
@@ -32,6 +34,8 @@ FALSE_WORDS = {"false", "no", "0", "n"}
 class Scope:
     """Where datapoints are looked up: the annotation, or one element of a loop in it."""
 
+    __slots__ = ("content", "parent", "loop")
+
     def __init__(
         self, content: AnnotationContent, parent: "Scope | None" = None, loop: dict | None = None
     ):
@@ -41,22 +45,32 @@ class Scope:
 
     def nodes(self, schema_id: str) -> list[dict]:
         """Nodes with ``schema_id`` in this scope, else in the enclosing one."""
-        found = self.content.with_schema_id(schema_id)
-        if found or self.parent is None:
-            return found
-        return self.parent.nodes(schema_id)
+        scope, found = self, self.content.with_schema_id(schema_id)
+        while not found and scope.parent is not None:
+            scope = scope.parent
+            found = scope.content.with_schema_id(schema_id)
+        return found
 
     def datapoint(self, schema_id: str) -> dict | None:
-        return next((n for n in self.nodes(schema_id) if n.get("category") == "datapoint"), None)
+        return first_datapoint(self.nodes(schema_id))
 
     def value(self, schema_id: str) -> str | None:
         """What ``@{schema_id}`` renders to here; loop variables first."""
-        if schema_id in self.loop:
-            return str(self.loop[schema_id])
-        node = self.datapoint(schema_id)
-        if node is None:
-            return None if self.parent is None else self.parent.value(schema_id)
-        return shown_value(node)
+        scope = self
+        while True:
+            if schema_id in scope.loop:
+                return str(scope.loop[schema_id])
+            node = first_datapoint(scope.nodes(schema_id))
+            if node is not None:
+                return shown_value(node)
+            if scope.parent is None:
+                return None
+            scope = scope.parent
+
+
+# A template compiled once: a function of the values (whose ``datapoint`` look-up the
+# scope's replaces) and the scope, called once per element of a loop.
+Renderer = Callable[[TemplateValues, Scope], Any]
 
 
 def is_operator(template) -> bool:
@@ -65,25 +79,65 @@ def is_operator(template) -> bool:
 
 def render_json(template, values: TemplateValues, scope: Scope, where: str):
     """The JSON value a template gives; :data:`OMIT` when an operator leaves it out."""
-    if values.datapoint != scope.value:  # bound once per scope, not per member
-        values = replace(values, datapoint=scope.value)
+    with collection_paused():
+        return compile_json(template, where)(values, scope)
+
+
+def in_scope(values: TemplateValues, scope: Scope) -> TemplateValues:
+    """``values`` whose datapoints are looked up in ``scope``."""
+    if values.datapoint == scope.value:
+        return values
+    return TemplateValues(scope.value, values.secrets, values.variables, values.files)
+
+
+def compile_json(template, where: str) -> Renderer:
+    """The renderer of a template; ``where`` is its path, for error messages.
+
+    Compiled once per rendering, so that a loop does not parse its strings, format
+    their paths or dispatch on their types again for every element.
+    """
     if isinstance(template, str):
-        return render_text(template, values, where)
+        return compile_text(template, where)
     if is_operator(template):
         [(name, arguments)] = template.items()
-        return OPERATOR_RENDERERS[name](arguments, values, scope, where)
+        return OPERATOR_COMPILERS[name](arguments, where)
     if isinstance(template, dict):
-        rendered = {
-            key: render_json(item, values, scope, f"{where}.{key}")
-            for key, item in template.items()
-        }
-        return {key: item for key, item in rendered.items() if item is not OMIT}
+        members = [(key, compile_json(item, f"{where}.{key}")) for key, item in template.items()]
+
+        def render_object(values, scope):
+            rendered = {}
+            for key, render in members:
+                item = render(values, scope)
+                if item is not OMIT:
+                    rendered[key] = item
+            return rendered
+
+        return render_object
     if isinstance(template, list):
-        rendered = [
-            render_json(item, values, scope, f"{where}[{i}]") for i, item in enumerate(template)
-        ]
-        return [item for item in rendered if item is not OMIT]
-    return template
+        items = [compile_json(item, f"{where}[{i}]") for i, item in enumerate(template)]
+
+        def render_array(values, scope):
+            rendered = [render(values, scope) for render in items]
+            return [item for item in rendered if item is not OMIT]
+
+        return render_array
+    return lambda values, scope: template
+
+
+def compile_text(template: str, where: str) -> Renderer:
+    """The renderer of a string: its placeholders, datapoints looked up in the scope."""
+    text = TextTemplate(template)
+    schema_id = text.only["datapoint"] if text.only is not None else None
+    if schema_id is None:
+        return lambda values, scope: render_text(text, in_scope(values, scope), where)
+
+    def render_datapoint(values, scope):  # the commonest template: "@{schema_id}"
+        value = scope.value(schema_id)
+        if value is None:
+            raise missing_datapoint(schema_id, where)
+        return value
+
+    return render_datapoint
 
 
 def render_text_value(template, values: TemplateValues, scope: Scope, where: str):
@@ -109,23 +163,29 @@ def scope_loop_names(scope: Scope) -> set:
     return names
 
 
-def datapoint_value(arguments, values, scope, where):
+def datapoint_value(arguments, where) -> Renderer:
     schema_id, value_type = arguments["schema_id"], arguments.get("value_type", "string")
-    node = required_datapoint(scope, schema_id, where)
-    shown = scope.value(schema_id)
-    if value_type == "string":
-        return shown
-    content = (node or {}).get("content") or {}
-    normalized = content.get("normalized_value") if isinstance(content, dict) else None
-    raw = normalized if normalized not in (None, "") else shown
-    if raw in (None, ""):
-        return None
-    try:
-        return CONVERSIONS[value_type](str(raw))
-    except (ValueError, InvalidOperation, ArithmeticError):
-        raise TemplateError(
-            f"{where}: datapoint {schema_id!r} value {shown!r} cannot be converted to {value_type}"
-        ) from None
+
+    def render(values, scope):
+        node = required_datapoint(scope, schema_id, where)
+        in_loop = schema_id in scope.loop
+        shown = shown_value(node) if node is not None and not in_loop else scope.value(schema_id)
+        if value_type == "string":
+            return shown
+        content = (node or {}).get("content") or {}
+        normalized = content.get("normalized_value") if isinstance(content, dict) else None
+        raw = normalized if normalized not in (None, "") else shown
+        if raw in (None, ""):
+            return None
+        try:
+            return CONVERSIONS[value_type](str(raw))
+        except (ValueError, InvalidOperation, ArithmeticError):
+            raise TemplateError(
+                f"{where}: datapoint {schema_id!r} value {shown!r} cannot be converted to "
+                f"{value_type}"
+            ) from None
+
+    return render
 
 
 def to_decimal(text: str) -> Decimal:
@@ -164,58 +224,85 @@ CONVERSIONS = {
 }
 
 
-def datapoint_mapping(arguments, values, scope, where):
+def datapoint_mapping(arguments, where) -> Renderer:
     schema_id = arguments["schema_id"]
-    required_datapoint(scope, schema_id, where)
-    value = scope.value(schema_id)
-    mapping = arguments["mapping"]
-    if value in mapping:
-        return render_json(mapping[value], values, scope, f"{where}.mapping.{value}")
-    return render_fallback(arguments, None, values, scope, where)
+    mapping = {
+        value: compile_json(template, f"{where}.mapping.{value}")
+        for value, template in arguments["mapping"].items()
+    }
+    fallback = compile_fallback(arguments, None, where)
+
+    def render(values, scope):
+        required_datapoint(scope, schema_id, where)
+        value = scope.value(schema_id)
+        if value in mapping:
+            return mapping[value](values, scope)
+        return fallback(values, scope)
+
+    return render
 
 
-def for_each(arguments, values, scope, where):
-    elements = scope.nodes(arguments["schema_id"])
-    if not elements:
-        return render_fallback(arguments, [], values, scope, where)
-    rendered = []
-    for index, element in enumerate(elements):
-        loop = {"schema_loop.index": index + 1, "schema_loop.index0": index}
-        inner = Scope(AnnotationContent([element]), parent=scope, loop=loop)
-        item = render_json(arguments["mapping"], values, inner, f"{where}.mapping")
-        if item is not OMIT:
-            rendered.append(item)
-    return rendered
-
-
-def if_schema_id(arguments, values, scope, where):
+def for_each(arguments, where) -> Renderer:
     schema_id = arguments["schema_id"]
-    nodes = scope.nodes(schema_id)
-    is_datapoint = bool(nodes) and nodes[0].get("category") == "datapoint"
-    present = scope.value(schema_id) if is_datapoint else bool(nodes and nodes[0].get("children"))
-    if present:
-        return render_json(arguments["mapping"], values, scope, f"{where}.mapping")
-    return render_fallback(arguments, OMIT, values, scope, where)
+    mapping = compile_json(arguments["mapping"], f"{where}.mapping")
+    fallback = compile_fallback(arguments, None, where) if "fallback_mapping" in arguments else None
+
+    def render(values, scope):
+        elements = scope.nodes(schema_id)
+        if not elements:
+            return fallback(values, scope) if fallback else []  # a new list each time
+        rendered = []
+        for index, element in enumerate(elements):
+            loop = {"schema_loop.index": index + 1, "schema_loop.index0": index}
+            inner = Scope(AnnotationContent([element]), parent=scope, loop=loop)
+            item = mapping(values, inner)
+            if item is not OMIT:
+                rendered.append(item)
+        return rendered
+
+    return render
 
 
-def if_datapoint_value(arguments, values, scope, where):
+def if_schema_id(arguments, where) -> Renderer:
     schema_id = arguments["schema_id"]
-    datapoints = [n for n in scope.nodes(schema_id) if n.get("category") == "datapoint"]
-    if len(datapoints) != 1:
-        problem = "is not in the annotation" if not datapoints else "is there more than once"
-        raise TemplateError(f"{where}: datapoint {schema_id!r} {problem}")
-    if scope.value(schema_id) == arguments["value"]:
-        return render_json(arguments["mapping"], values, scope, f"{where}.mapping")
-    return OMIT
+    mapping = compile_json(arguments["mapping"], f"{where}.mapping")
+    fallback = compile_fallback(arguments, OMIT, where)
+
+    def render(values, scope):
+        nodes = scope.nodes(schema_id)
+        is_datapoint = bool(nodes) and nodes[0].get("category") == "datapoint"
+        present = (
+            scope.value(schema_id) if is_datapoint else bool(nodes and nodes[0].get("children"))
+        )
+        return mapping(values, scope) if present else fallback(values, scope)
+
+    return render
 
 
-def render_fallback(arguments, default, values, scope, where):
+def if_datapoint_value(arguments, where) -> Renderer:
+    schema_id = arguments["schema_id"]
+    mapping = compile_json(arguments["mapping"], f"{where}.mapping")
+
+    def render(values, scope):
+        datapoints = [n for n in scope.nodes(schema_id) if n.get("category") == "datapoint"]
+        if len(datapoints) != 1:
+            problem = "is not in the annotation" if not datapoints else "is there more than once"
+            raise TemplateError(f"{where}: datapoint {schema_id!r} {problem}")
+        if scope.value(schema_id) == arguments["value"]:
+            return mapping(values, scope)
+        return OMIT
+
+    return render
+
+
+def compile_fallback(arguments, default, where) -> Renderer:
+    """The renderer of ``fallback_mapping``; without one, ``default``."""
     if "fallback_mapping" not in arguments:
-        return default
-    return render_json(arguments["fallback_mapping"], values, scope, f"{where}.fallback_mapping")
+        return lambda values, scope: default
+    return compile_json(arguments["fallback_mapping"], f"{where}.fallback_mapping")
 
 
-OPERATOR_RENDERERS = {
+OPERATOR_COMPILERS = {
     "$DATAPOINT_VALUE$": datapoint_value,
     "$DATAPOINT_MAPPING$": datapoint_mapping,
     "$FOR_EACH_SCHEMA_ID$": for_each,

@@ -46,11 +46,41 @@ def single_file_placeholder(template: str | None) -> str | None:
     return match["name"] if match and match["name"] in FILE_NAMES else None
 
 
+class TextTemplate:
+    """A text template split once into literal text and placeholders, to be rendered often.
+
+    ``pieces`` alternate literal text and placeholder matches, text first and last;
+    ``only`` is the placeholder when it is the whole template and renders to text.
+    """
+
+    __slots__ = ("pieces", "only")
+
+    def __init__(self, template: str):
+        pieces: list = []
+        position = 0
+        for match in PLACEHOLDER.finditer(template):
+            pieces += (template[position : match.start()], match)
+            position = match.end()
+        pieces.append(template[position:])
+        self.pieces = tuple(pieces)
+        whole = len(pieces) == 3 and pieces[0] == pieces[2] == ""
+        self.only = pieces[1] if whole and pieces[1]["name"] not in FILE_NAMES else None
+
+
 def render_text(
-    template: str, values: TemplateValues, where: str, missing_datapoint_is_empty=False
+    template: str | TextTemplate,
+    values: TemplateValues,
+    where: str,
+    missing_datapoint_is_empty=False,
 ) -> str:
     """Render a text template (URL, header, condition, form field)."""
+    if isinstance(template, TextTemplate) and template.only is not None:
+        return render_placeholder(template.only, values, where, missing_datapoint_is_empty)
     parts = render_parts(template, values, where, missing_datapoint_is_empty)
+    try:
+        return "".join(parts)
+    except TypeError:  # a file's bytes among the parts
+        pass
     try:
         return "".join(p.decode("utf-8") if isinstance(p, bytes) else p for p in parts)
     except UnicodeDecodeError:
@@ -64,16 +94,16 @@ def render_bytes(template: str, values: TemplateValues, where: str) -> bytes:
 
 
 def render_parts(
-    template: str, values: TemplateValues, where: str, missing_datapoint_is_empty=False
+    template: str | TextTemplate,
+    values: TemplateValues,
+    where: str,
+    missing_datapoint_is_empty=False,
 ) -> list[str | bytes]:
-    """Split a template into literal text and rendered values, in order."""
-    parts: list[str | bytes] = []
-    position = 0
-    for match in PLACEHOLDER.finditer(template):
-        parts.append(template[position : match.start()])
-        parts.append(render_placeholder(match, values, where, missing_datapoint_is_empty))
-        position = match.end()
-    parts.append(template[position:])
+    """Literal text and rendered values, alternating, text first and last."""
+    pieces = (template if isinstance(template, TextTemplate) else TextTemplate(template)).pieces
+    parts = list(pieces)
+    for index in range(1, len(parts), 2):
+        parts[index] = render_placeholder(pieces[index], values, where, missing_datapoint_is_empty)
     return parts
 
 
@@ -84,9 +114,7 @@ def render_placeholder(match, values, where, missing_datapoint_is_empty) -> str 
         if value is None:
             if missing_datapoint_is_empty:
                 return ""
-            raise TemplateError(
-                f"{where}: datapoint {schema_id!r} (@{{{schema_id}}}) is not in the annotation"
-            )
+            raise missing_datapoint(schema_id, where)
         return value
     if match["secret"] is not None:
         name = match["secret"]
@@ -103,3 +131,9 @@ def render_placeholder(match, values, where, missing_datapoint_is_empty) -> str 
     if name in values.variables:
         return values.variables[name]
     raise TemplateError(f"{where}: unknown placeholder #{{{name}}}")
+
+
+def missing_datapoint(schema_id: str, where: str) -> TemplateError:
+    return TemplateError(
+        f"{where}: datapoint {schema_id!r} (@{{{schema_id}}}) is not in the annotation"
+    )
