@@ -3,7 +3,7 @@ import os
 import pytest
 import requests
 
-from app import create_app
+from app import create_app, tokens
 from tests.builders import ANNOTATION_ID, ORIGINAL_DOCUMENT_ID, annotation_content, build_payload
 from tests.processes import Processes
 from tests.servers import FakeRossum, ServerThread, Target
@@ -149,3 +149,11 @@ def redis_url(processes):
         if os.environ.get("REQUIRE_REDIS"):
             raise
         pytest.skip(f"no Redis for this test: {error} (install redis-server to run it)")
+
+
+@pytest.fixture(autouse=True)
+def forget_tokens():
+    """Tokens a process remembers between hook calls must not leak between tests."""
+    tokens._newest_tokens.clear()
+    yield
+    tokens._newest_tokens.clear()

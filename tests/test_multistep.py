@@ -5,7 +5,6 @@ import json
 import pytest
 import requests
 
-from app import tokens
 from app.pipeline.receipts import RECEIPTS_KEY
 from tests.builders import ANNOTATION_ID
 from tests.conftest import PDF
@@ -17,13 +16,6 @@ CLIENT_CREDENTIALS = {
     "client_secret": "{secret.client_secret}",
 }
 ERP_ID_DATAPOINT = 1099
-
-
-@pytest.fixture(autouse=True)
-def forget_tokens():
-    tokens._newest_tokens.clear()
-    yield
-    tokens._newest_tokens.clear()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from urllib.parse import quote, unquote, unquote_plus
 
 import pytest
 
-from app import tokens
 from tests.builders import FIXTURES, SECRETS, post_at_once, simple_settings
 from tests.servers import ServerThread, TokenEndpoint
 
@@ -21,14 +20,6 @@ CLIENT_CREDENTIALS = {
     "client_secret": "s3cr3t-value",
     "scope": "invoice.create invoice.read",
 }
-
-
-@pytest.fixture(autouse=True)
-def forget_tokens():
-    """Tokens a process remembers between hook calls must not leak between tests."""
-    tokens._newest_tokens.clear()
-    yield
-    tokens._newest_tokens.clear()
 
 
 @pytest.fixture

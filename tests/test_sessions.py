@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app import tokens
 from app.deadlines import DeadlineConnectionMixin
 from app.pipeline.delivery import OutgoingRequest
 from app.pipeline.progress import ReportingConnection
@@ -25,14 +24,6 @@ from tests.test_overhead import export_through, proxy, proxy_environment  # noqa
 
 DEADLINE_S = 2.0
 MARGIN_S = 8.0  # a loaded 2-core machine
-
-
-@pytest.fixture(autouse=True)
-def forget_tokens():
-    """Tokens a process remembers between hook calls must not leak between tests."""
-    tokens._newest_tokens.clear()
-    yield
-    tokens._newest_tokens.clear()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from .base import Exporter
 from .context import HookContext
 from .form import FormUrlencodedExporter
 from .multipart import MultipartExporter
+from .preview import preview_requests
 from .preview_warnings import refusals
 from .raw import RawBodyExporter
 from .runtime import Runtime
@@ -157,7 +158,7 @@ def preview_hook(payload: HookPayload, runtime: Runtime, redactor: Redactor) -> 
     for export in exports:
         exporter = exporter_class_for(export.request)(export, context, runtime)
         try:
-            for entry in exporter.previews():
+            for entry in preview_requests(exporter):
                 warnings = refusals(exporter, entry, runtime.config["ALLOW_PRIVATE_TARGETS"])
                 previews.append({**entry, "warnings": warnings} if warnings else entry)
         except ExportError as error:

@@ -4,7 +4,6 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from .. import messages
 from ..errors import ExportError, RossumAPIError
@@ -19,10 +18,10 @@ from .context import FileBytes, HookContext
 from .dedup import idempotency_key, varies_per_delivery, with_key
 from .delivery import OutgoingRequest, Reply
 from .extract import check_extract_targets, with_extracted_values
-from .iteration import Row, iterate_rows, preview_rows, written_by_extract
+from .iteration import Row, iterate_rows, written_by_extract
 from .receipts import already_exported, write_due
 from .replies import handle_reply
-from .transcript import Transcript, placeholders_in, summarize_request
+from .transcript import Transcript, placeholders_in
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 FALSE_CONDITIONS = frozenset({"", "false"})
 TOKEN_PLACEHOLDER = "{secret.access_token}"
 KEY_PLACEHOLDER = "#{idempotency_key}"
-PREVIEW_TOKEN = "preview-access-token"  # stands in for the token a preview never requests
 
 
 @dataclass
@@ -191,42 +189,6 @@ class Exporter(ABC):
         """Receipts of delivered exports not yet in Rossum, in a PATCH of their own."""
         context = self.context
         return write_due(context.receipts, context.rossum, context.payload.annotation["url"])
-
-    def previews(self) -> list[dict]:
-        """What this export would send: one request, or one per row with iterate_over."""
-        if self.settings.iterate_over and self.condition_holds():
-            return preview_rows(self)
-        return [self.preview()]
-
-    def preview(self) -> dict:
-        """What this export would send, secrets masked; nothing is sent, no token requested."""
-        entry = {"path": self.settings.path, "exporter": type(self).__name__}
-        if not self.condition_holds():
-            return {**entry, "skipped": "its condition is empty or false"}
-        if self.settings.auth:
-            self.access_token = PREVIEW_TOKEN
-            self.context.redactor.add(PREVIEW_TOKEN)
-            host = urlsplit(self.render_token_request().url).netloc
-            entry["token"] = f"the stored token, or a new one from {host}"
-        if self.row is not None:
-            entry["row"] = self.row.index
-        request = self.build_request()
-        files = [
-            {
-                "placeholder": f"#{{{name}}}",
-                "name": stored.name,
-                "mime_type": stored.mime_type,
-                "size": len(stored.read()),
-            }
-            for name in sorted(self.needed_files())
-            for stored in [self.file(name)]
-        ]
-        return {
-            **entry,
-            **summarize_request(request, self.context.redactor),
-            "placeholders": placeholders_in(self.request_templates()),
-            "files": files,
-        }
 
     def resend_allowed(self) -> bool:
         """An unknown outcome may be sent again: the target de-duplicates, or we do not."""

@@ -117,29 +117,3 @@ def deliver_row(exporter: "Exporter", row: Row) -> HookAnswer:
         return HookAnswer([messages.error(error.describe())])
     finally:
         exporter.row = None
-
-
-def preview_rows(exporter: "Exporter") -> list[dict]:
-    """One preview entry per row; nothing is sent."""
-    name = exporter.settings.iterate_over
-    rows = rows_of(exporter.context.content, name)
-    if not rows:
-        entry = {"path": exporter.settings.path, "exporter": type(exporter).__name__}
-        return [{**entry, "skipped": f"no rows of {name}"}]
-    previews = []
-    for row in rows:
-        exporter.row = row
-        try:
-            previews.append(exporter.preview())
-        except ExportError as error:  # this row cannot be rendered; the others still show
-            previews.append(
-                {
-                    "path": exporter.settings.path,
-                    "exporter": type(exporter).__name__,
-                    "row": row.index,
-                    "error": exporter.context.redactor.text(f"{error.step}: {error}"),
-                }
-            )
-        finally:
-            exporter.row = None
-    return previews
