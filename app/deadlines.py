@@ -10,7 +10,9 @@ connections are covered the same way as fresh ones.
 """
 
 import socket
+import sys
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager, suppress
 
 import requests
@@ -21,27 +23,49 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 _current = threading.local()  # the AnswerDeadline of the send running in this thread
 
 
+def start_timer(seconds: float, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` in ``seconds`` unless the returned function is called first.
+
+    Under gevent's monkey-patching (the default worker) it is a timer of the event loop:
+    no greenlet is started for it, and the callback runs in the hub (it must not block).
+    Otherwise it is a daemon :class:`threading.Timer`.
+    """
+    if _patched_by_gevent():
+        from gevent import get_hub
+
+        timer = get_hub().loop.timer(seconds)
+        timer.start(callback)
+        return timer.close
+    thread = threading.Timer(seconds, callback)
+    thread.daemon = True
+    thread.start()
+    return thread.cancel
+
+
+def _patched_by_gevent() -> bool:
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    return gevent_monkey is not None and gevent_monkey.is_module_patched("threading")
+
+
 class AnswerDeadline:
     """Cuts off each attempt's answer ``seconds`` after the attempt began to wait for it."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.expired = False  # the current attempt's answer was cut off
-        self._timer: threading.Timer | None = None
+        self._cancel: Callable[[], None] | None = None
 
     def arm(self, sock: socket.socket) -> None:
         """A new attempt waits for its answer on ``sock``: its deadline starts now."""
         self.disarm()
         self.expired = False
-        self._timer = threading.Timer(self.seconds, self._cut_off, (sock,))
-        self._timer.daemon = True
-        self._timer.start()
+        self._cancel = start_timer(self.seconds, lambda: self._cut_off(sock))
 
     def disarm(self) -> None:
         """The attempt's answer is complete (or it is over): no cut-off."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._cancel is not None:
+            self._cancel()
+            self._cancel = None
 
     def _cut_off(self, sock: socket.socket) -> None:
         self.expired = True

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from app.messages import HookAnswer, info
+from app.pipeline import progress
 from app.pipeline.dedup import DuplicateGuard, idempotency_key
 from app.pipeline.delivery import OutgoingRequest
 from app.state import (
@@ -155,6 +156,46 @@ def test_a_live_claim_of_another_delivery_is_waited_for_then_refused(store, guar
     answer = guard.run(request(), resend_allowed=False, send=pytest.fail)
 
     assert "is being sent by another delivery" in answer.messages[0].content
+
+
+def wire(written: list):
+    """A send as the target session makes it: progress reported, then bytes written."""
+
+    def send(outgoing):
+        progress._listener.get().bytes_going_out()  # raises before anything is written
+        written.append(outgoing)
+        progress._listener.get().status_line(200)
+        return HookAnswer([info("sent")])
+
+    return send
+
+
+def test_nothing_is_claimed_until_the_request_goes_out(store, guard):
+    written, seen_before_sending = [], []
+
+    def send(outgoing):
+        seen_before_sending.append(store.get("key-1"))  # fetched, rendered, connected
+        return wire(written)(outgoing)
+
+    guard.run(request(), resend_allowed=False, send=send)
+
+    assert seen_before_sending == [None]
+    assert len(written) == 1 and store.get("key-1").state == DELIVERED
+
+
+def test_of_two_racing_deliveries_the_loser_stops_before_its_first_byte(store, guard):
+    written = []
+
+    def send(outgoing):
+        # The other delivery's request goes out first, while this one is connecting.
+        assert store.claim("key-1", "other", lease_s=60, state=SENT, ttl_s=60).acquired
+        return wire(written)(outgoing)
+
+    answer = guard.run(request(), resend_allowed=False, send=send)
+
+    assert written == []
+    assert "is being sent by another delivery" in answer.messages[0].content
+    assert store.get("key-1").owner == "other"
 
 
 def test_the_sqlite_store_is_shared_by_processes(tmp_path):

@@ -118,14 +118,26 @@ def when(record: ExportRecord) -> str:
     return datetime.fromtimestamp(record.updated_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-class DuplicateGuard:
-    """Claims an export in the state store before sending, records how far it got.
+class ClaimTaken(Exception):
+    """Another delivery claimed the export first, the moment before ours would have gone out."""
 
-    The claim's lease is renewed by the heartbeat while this process sends; its stage
-    follows the wire (see :mod:`.progress`): request bytes out → ``sent``; a 2xx status
-    line → ``delivered``, the moment it arrives; a refusal (4xx/5xx) → back to
-    ``in_flight``, as nothing was delivered. A 3xx keeps ``sent``: the redirected
-    request decides.
+    def __init__(self, record: ExportRecord):
+        super().__init__("claimed by another delivery")
+        self.record = record
+
+
+class DuplicateGuard:
+    """Claims an export in the state store as its request goes out, records how far it got.
+
+    The store is read first: a delivered export is answered from memory, and one another
+    delivery is sending is waited for. Nothing is written while the export is fetched,
+    rendered and connected; the claim is taken the moment request bytes are about to go
+    out (see :mod:`.progress`), in one atomic write that records ``sent`` — so an owner
+    that dies before that leaves nothing behind and the next delivery sends at once, and
+    of two deliveries racing the loser stops before its first byte and waits for the
+    other. The lease is renewed by the heartbeat while this process sends; a 2xx status
+    line → ``delivered``, the moment it arrives; a refusal (4xx/5xx) → ``in_flight``, as
+    nothing was delivered. A 3xx keeps ``sent``: the redirected request decides.
     """
 
     def __init__(
@@ -145,48 +157,59 @@ class DuplicateGuard:
     ) -> HookAnswer:
         """Send through ``send`` unless this export was delivered, or may have been."""
         key, owner = request.idempotency_key, uuid.uuid4().hex
-        earlier = self.claim(key, owner)
-        if earlier is not None:
-            if earlier.state == DELIVERED:
-                return self.repeat_answer(earlier)
-            if earlier.state == IN_FLIGHT and earlier.abandoned:
-                log.info("sending export %s: its earlier claim ended with nothing sent", key)
-            elif not resend_allowed or earlier.state in LIVE_STATES and not earlier.abandoned:
-                return HookAnswer([self.refusal(earlier, request)])
-            else:
-                log.info("resending export %s: it carries its idempotency key", key)
-            self.store.take_over(key, owner, self.lease_s)
-        stages = ClaimStages(self, key, owner)
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            earlier = self.settled_record(key, deadline)
+            take_over = False
+            if earlier is not None:
+                if earlier.state == DELIVERED:
+                    return self.repeat_answer(earlier)
+                if earlier.state == IN_FLIGHT and earlier.abandoned:
+                    log.info("sending export %s: its earlier claim ended with nothing sent", key)
+                elif not resend_allowed or earlier.state in LIVE_STATES and not earlier.abandoned:
+                    return HookAnswer([self.refusal(earlier, request)])
+                else:
+                    log.info("resending export %s: it carries its idempotency key", key)
+                take_over = True
+            try:
+                return self.send_claimed(request, owner, take_over, send)
+            except ClaimTaken:
+                continue  # another delivery's claim came first: wait for its outcome
+
+    def send_claimed(self, request, owner: str, take_over: bool, send) -> HookAnswer:
+        key = request.idempotency_key
+        stages = ClaimStages(self, key, owner, take_over)
         with self.heartbeat.keeping_claim(key, owner), progress.reporting_to(stages):
             try:
                 outcome = send(request)
             except TargetError as failure:
-                if failure.unknown_outcome:
+                if failure.unknown_outcome and stages.claimed:
                     self.store.advance(key, owner, UNKNOWN, 0, self.ttl_s, {})
-                else:
+                elif stages.claimed:
                     self.store.release(key, owner)
                 raise
-            except StateStoreUnavailable:
-                raise  # nothing more can be recorded
+            except (StateStoreUnavailable, ClaimTaken):
+                raise  # nothing more can be recorded / nothing of ours went out
             except BaseException:
-                self.store.release(key, owner)  # nothing reached the target
+                if stages.claimed:
+                    self.store.release(key, owner)  # nothing reached the target
                 raise
         if outcome.messages and outcome.messages[0].type == "error":
-            self.store.release(key, owner)  # the target refused it: a repeat must send
-        else:
-            self.store.advance(key, owner, DELIVERED, 0, self.ttl_s, outcome.to_json())
+            if stages.claimed:
+                self.store.release(key, owner)  # the target refused it: a repeat must send
+            return outcome
+        if not stages.claimed:  # sent by a transport that reports no progress (a test double)
+            stages.claim()
+        self.store.advance(key, owner, DELIVERED, 0, self.ttl_s, outcome.to_json())
         return outcome
 
-    def claim(self, key: str, owner: str) -> ExportRecord | None:
-        """None when the export is ours to send; else the record that stops us."""
-        deadline = time.monotonic() + self.wait_s
+    def settled_record(self, key: str, deadline: float) -> ExportRecord | None:
+        """The export's record, waited for while another live delivery holds it (backing
+        off, until ``deadline``); None when there is none."""
         pause = FIRST_PAUSE_S
         while True:
-            claim = self.store.claim(key, owner, self.lease_s)
-            if claim.acquired:
-                return None
-            record = claim.record
-            if record.state not in LIVE_STATES or record.abandoned:
+            record = self.store.get(key)
+            if record is None or record.state not in LIVE_STATES or record.abandoned:
                 return record
             if time.monotonic() + pause >= deadline:
                 return record
@@ -217,19 +240,37 @@ class DuplicateGuard:
 
 
 class ClaimStages:
-    """Records a claim's stage as the request's progress on the wire is reported."""
+    """Takes the claim as the request goes out; records its stage as the wire reports."""
 
-    def __init__(self, guard: DuplicateGuard, key: str, owner: str):
+    def __init__(self, guard: DuplicateGuard, key: str, owner: str, take_over: bool):
         self.guard, self.key, self.owner = guard, key, owner
-        self.stage = IN_FLIGHT
+        self.take_over = take_over
+        self.stage: str | None = None  # None: not claimed yet, nothing of ours went out
+
+    @property
+    def claimed(self) -> bool:
+        return self.stage is not None
 
     def bytes_going_out(self) -> None:
-        if self.stage == IN_FLIGHT:  # raises before the first byte when the store is down
+        # Raises before the first byte when the store is down, or another delivery has it.
+        if self.stage is None:
+            self.claim()
+        elif self.stage == IN_FLIGHT:
             self.record(SENT)
+
+    def claim(self) -> None:
+        guard = self.guard
+        if self.take_over:
+            guard.store.take_over(self.key, self.owner, guard.lease_s, SENT, guard.ttl_s)
+        else:
+            claim = guard.store.claim(self.key, self.owner, guard.lease_s, SENT, guard.ttl_s)
+            if not claim.acquired:
+                raise ClaimTaken(claim.record)
+        self.stage = SENT
 
     def status_line(self, status: int) -> None:
         stage = DELIVERED if 200 <= status < 300 else IN_FLIGHT if status >= 400 else None
-        if stage is None or stage == self.stage:
+        if stage is None or stage == self.stage or self.stage is None:
             return
         try:
             self.record(stage)

@@ -1,12 +1,13 @@
 """The state store's interface: remembered exports, claims and jobs (SPEC §9).
 
-A claim is the mark that one delivery is sending an export. It has a lease, renewed by
-its owner's heartbeat, and a stage that says how far the export got, so that what
-happens after the owner died follows from what it recorded:
+A claim is the mark that one delivery is sending an export. The export pipeline takes
+it as ``sent`` the moment the request's bytes are about to go out (before that nothing
+is recorded: a delivery that dies while fetching or connecting leaves nothing behind).
+It has a lease, renewed by its owner's heartbeat, and a stage that says how far the
+export got, so that what happens after the owner died follows from what it recorded:
 
-- ``in_flight``: nothing has gone out yet (fetching, rendering, a token, or every attempt
-  so far failed to connect, or the target refused it). The record ends with its lease;
-  the next delivery sends the export.
+- ``in_flight``: nothing has reached the target (the target refused it and the owner
+  retries). The record ends with its lease; the next delivery sends the export.
 - ``sent``: request bytes went out and no status line came back yet. Past its lease the
   outcome is unknown: it is not sent again blindly.
 - ``delivered``: a status line came back (recorded the moment it arrived).
@@ -90,14 +91,19 @@ class StateStore(ABC):
         """What the store is, for messages (never a password)."""
 
     @abstractmethod
-    def claim(self, key: str, owner: str, lease_s: float) -> Claim:
-        """Take ``key`` for sending unless a record exists (atomic across processes).
+    def claim(
+        self, key: str, owner: str, lease_s: float, state: str = IN_FLIGHT, ttl_s: float = 0
+    ) -> Claim:
+        """Take ``key`` unless a record exists (atomic across processes), in ``state``.
 
-        The new claim is ``in_flight`` and ends with its lease unless renewed.
+        An ``in_flight`` claim ends with its lease unless renewed; one in another state
+        (``sent``: taken the moment the request goes out) is kept for ``ttl_s``.
         """
 
     @abstractmethod
-    def take_over(self, key: str, owner: str, lease_s: float) -> None:
+    def take_over(
+        self, key: str, owner: str, lease_s: float, state: str = IN_FLIGHT, ttl_s: float = 0
+    ) -> None:
         """Claim ``key`` whatever its record says (a deliberate resend)."""
 
     @abstractmethod

@@ -37,11 +37,12 @@ PREFIX = "rest-api-export"
 MARKER = f"{PREFIX}:memory-marker"
 SOCKET_TIMEOUT_S = 5
 
-# KEYS[1]: record; ARGV: owner, now, lease_until, lease ms → [] when claimed, else the record
+# KEYS[1]: record; ARGV: owner, now, lease_until, expiry ms, state → [] when claimed, else
+# the record
 CLAIM = """
 local existing = redis.call('HGETALL', KEYS[1])
 if #existing > 0 then return existing end
-redis.call('HSET', KEYS[1], 'state', 'in_flight', 'owner', ARGV[1], 'updated_at', ARGV[2],
+redis.call('HSET', KEYS[1], 'state', ARGV[5], 'owner', ARGV[1], 'updated_at', ARGV[2],
   'lease_until', ARGV[3], 'answer', '{}')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {}
@@ -127,33 +128,36 @@ class RedisStateStore(StateStore):
 
     # -- exports ---------------------------------------------------------------------------
 
-    def claim(self, key: str, owner: str, lease_s: float) -> Claim:
+    def claim(self, key, owner, lease_s, state=IN_FLIGHT, ttl_s=0) -> Claim:
         now = time.time()
+        expires_in = lease_s if state == IN_FLIGHT else ttl_s
         with self._using():
             existing = self._claim(
-                keys=[self.export_key(key)], args=[owner, now, now + lease_s, ms(lease_s)]
+                keys=[self.export_key(key)],
+                args=[owner, now, now + lease_s, ms(expires_in), state],
             )
         if not existing:
             return Claim(acquired=True)
         fields = dict(zip(existing[::2], existing[1::2], strict=True))
         return Claim(acquired=False, record=self._record(fields))
 
-    def take_over(self, key: str, owner: str, lease_s: float) -> None:
+    def take_over(self, key, owner, lease_s, state=IN_FLIGHT, ttl_s=0) -> None:
         now = time.time()
         record = self.export_key(key)
+        expires_in = lease_s if state == IN_FLIGHT else ttl_s
         with self._using(), self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(record)
             pipe.hset(
                 record,
                 mapping={
-                    "state": IN_FLIGHT,
+                    "state": state,
                     "owner": owner,
                     "updated_at": now,
                     "lease_until": now + lease_s,
                     "answer": "{}",
                 },
             )
-            pipe.pexpire(record, ms(lease_s))
+            pipe.pexpire(record, ms(expires_in))
             pipe.execute()
 
     def advance(self, key, owner, state, lease_s, ttl_s, answer) -> None:

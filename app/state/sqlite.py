@@ -52,12 +52,29 @@ CREATE TABLE IF NOT EXISTS exports (
 CREATE INDEX IF NOT EXISTS exports_by_expiry ON exports (expires_at);
 CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expires_at);
 """
+# Every change to an export record is one statement, atomic on its own (autocommit): no
+# transaction of several round trips around it. An expired row with the same key is
+# replaced; other expired rows are deleted in batches by check().
+_INSERT = (
+    "INSERT INTO exports (key, state, owner, updated_at, lease_until, expires_at, answer) "
+    "VALUES (:key, :state, :owner, :updated_at, :lease_until, :expires_at, :answer) "
+)
+_UPSERT = (
+    _INSERT + "ON CONFLICT (key) DO UPDATE SET state = excluded.state, owner = excluded.owner, "
+    "updated_at = excluded.updated_at, lease_until = excluded.lease_until, "
+    "expires_at = excluded.expires_at, answer = excluded.answer "
+)
+CLAIM = _UPSERT + "WHERE exports.expires_at <= excluded.updated_at"
+ADVANCE = _UPSERT + (
+    "WHERE exports.owner = excluded.owner OR exports.expires_at <= excluded.updated_at"
+)
+REPLACE = _UPSERT
 BUSY_TIMEOUT_S = 10
 CLEANUP_BATCH = 1000  # expired rows deleted per table and check, through the expiry index
 
 
 class SQLiteStateStore(StateStore):
-    """Writes take the database lock (BEGIN IMMEDIATE); reads see only unexpired rows."""
+    """Each change is one atomic statement; reads see only unexpired rows."""
 
     def __init__(self, path: str):
         self.path = Path(path)
@@ -135,11 +152,12 @@ class SQLiteStateStore(StateStore):
                 db.close()
 
     @contextmanager
-    def _using(self, write: bool):
-        """The thread's connection (in a write transaction when ``write``); errors → 503."""
+    def _using(self, transaction: bool = False):
+        """The thread's connection (in a write transaction of several statements when
+        ``transaction``, else each statement commits on its own); errors → 503."""
         try:
             db = self.connection()
-            if not write:
+            if not transaction:
                 yield db
                 return
             db.execute("BEGIN IMMEDIATE")
@@ -155,37 +173,41 @@ class SQLiteStateStore(StateStore):
 
     # -- exports ---------------------------------------------------------------------------
 
-    def claim(self, key: str, owner: str, lease_s: float) -> Claim:
-        now = time.time()
-        with self._using(write=True) as db:
-            record = self._read(db, key, now)
-            if record is not None:
-                return Claim(acquired=False, record=record)
-            self._write(db, key, IN_FLIGHT, owner, now, now + lease_s, now + lease_s, {})
-            return Claim(acquired=True)
+    def claim(self, key, owner, lease_s, state=IN_FLIGHT, ttl_s=0) -> Claim:
+        row = self._claim_row(key, owner, lease_s, state, ttl_s)
+        with self._using() as db:
+            while True:
+                # One statement, atomic on its own: taken unless a live record holds the key.
+                if db.execute(CLAIM, row).rowcount:
+                    return Claim(acquired=True)
+                record = self._read(db, key, row["updated_at"])
+                if record is not None:
+                    return Claim(acquired=False, record=record)
+                # The holder released it (or it expired) between the two statements: again.
 
-    def take_over(self, key: str, owner: str, lease_s: float) -> None:
+    def take_over(self, key, owner, lease_s, state=IN_FLIGHT, ttl_s=0) -> None:
+        with self._using() as db:
+            db.execute(REPLACE, self._claim_row(key, owner, lease_s, state, ttl_s))
+
+    def _claim_row(self, key, owner, lease_s, state, ttl_s) -> dict:
         now = time.time()
-        with self._using(write=True) as db:
-            self._write(db, key, IN_FLIGHT, owner, now, now + lease_s, now + lease_s, {})
+        expires_at = now + lease_s if state == IN_FLIGHT else now + ttl_s
+        return self._row(key, state, owner, now, now + lease_s, expires_at)
 
     def advance(self, key, owner, state, lease_s, ttl_s, answer) -> None:
         now = time.time()
         lease_until = now + lease_s if state in LIVE_STATES else now
         expires_at = lease_until if state == IN_FLIGHT else now + ttl_s
-        with self._using(write=True) as db:
-            current = db.execute(
-                "SELECT owner FROM exports WHERE key = ? AND expires_at > ?", (key, now)
-            ).fetchone()
-            if current is None or current[0] == owner:
-                self._write(db, key, state, owner, now, lease_until, expires_at, answer)
+        with self._using() as db:
+            # Written unless another owner's live record holds the key; one atomic statement.
+            db.execute(ADVANCE, self._row(key, state, owner, now, lease_until, expires_at, answer))
 
     def release(self, key: str, owner: str) -> None:
-        with self._using(write=True) as db:
+        with self._using() as db:
             db.execute("DELETE FROM exports WHERE key = ? AND owner = ?", (key, owner))
 
     def get(self, key: str) -> ExportRecord | None:
-        with self._using(write=False) as db:
+        with self._using() as db:
             return self._read(db, key, time.time())
 
     def renew(self, claims, jobs, lease_s: float, job_alive_s: float) -> None:
@@ -193,7 +215,7 @@ class SQLiteStateStore(StateStore):
         if not claims and not jobs:
             return
         now = time.time()
-        with self._using(write=True) as db:
+        with self._using(transaction=True) as db:
             db.executemany(
                 "UPDATE exports SET lease_until = :lease, expires_at = CASE state "
                 "WHEN :in_flight THEN :lease ELSE expires_at END "
@@ -218,7 +240,7 @@ class SQLiteStateStore(StateStore):
 
     def create_job(self, job_id: str, alive_s: float, ttl_s: float) -> None:
         now = time.time()
-        with self._using(write=True) as db:
+        with self._using() as db:
             db.execute(
                 "INSERT INTO jobs (id, done, answered_late, lease_until, expires_at, answer) "
                 "VALUES (?, 0, 1, ?, ?, '{}')",
@@ -226,14 +248,14 @@ class SQLiteStateStore(StateStore):
             )
 
     def finish_job(self, job_id: str, answer: dict, ttl_s: float) -> None:
-        with self._using(write=True) as db:
+        with self._using() as db:
             db.execute(
                 "UPDATE jobs SET done = 1, answer = ?, expires_at = ? WHERE id = ?",
                 (json.dumps(answer), time.time() + ttl_s, job_id),
             )
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        with self._using(write=False) as db:
+        with self._using() as db:
             row = db.execute(
                 "SELECT done, answer, lease_until FROM jobs WHERE id = ? AND expires_at > ?",
                 (job_id, time.time()),
@@ -246,7 +268,7 @@ class SQLiteStateStore(StateStore):
     def check(self) -> None:
         """Notice a deleted file (by opening it), and delete a batch of expired rows."""
         now = time.time()
-        with self._using(write=True) as db:
+        with self._using(transaction=True) as db:
             for table, key in (("exports", "key"), ("jobs", "id")):
                 db.execute(
                     f"DELETE FROM {table} WHERE {key} IN "  # table and key names are constants
@@ -269,11 +291,13 @@ class SQLiteStateStore(StateStore):
         return ExportRecord(state, owner, updated_at, lease_until, json.loads(answer))
 
     @staticmethod
-    def _write(db, key, state, owner, updated_at, lease_until, expires_at, answer) -> None:
-        # An expired row with the same key is replaced; others are deleted by check().
-        db.execute(
-            "INSERT OR REPLACE INTO exports "
-            "(key, state, owner, updated_at, lease_until, expires_at, answer) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, state, owner, updated_at, lease_until, expires_at, json.dumps(answer)),
-        )
+    def _row(key, state, owner, updated_at, lease_until, expires_at=None, answer=None) -> dict:
+        return {
+            "key": key,
+            "state": state,
+            "owner": owner,
+            "updated_at": updated_at,
+            "lease_until": lease_until,
+            "expires_at": lease_until if expires_at is None else expires_at,
+            "answer": "{}" if not answer else json.dumps(answer),
+        }
