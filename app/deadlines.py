@@ -20,6 +20,8 @@ from urllib3 import poolmanager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .pooled_connections import PromptLivenessMixin
+
 _current = threading.local()  # the AnswerDeadline of the send running in this thread
 
 
@@ -104,11 +106,11 @@ class DeadlineConnectionMixin:
         return super().getresponse()
 
 
-class DeadlineHTTPConnection(DeadlineConnectionMixin, HTTPConnection):
+class DeadlineHTTPConnection(DeadlineConnectionMixin, PromptLivenessMixin, HTTPConnection):
     pass
 
 
-class DeadlineHTTPSConnection(DeadlineConnectionMixin, HTTPSConnection):
+class DeadlineHTTPSConnection(DeadlineConnectionMixin, PromptLivenessMixin, HTTPSConnection):
     pass
 
 

@@ -258,3 +258,96 @@ def test_hook_calls_are_answered_as_flask_answers_them(make_app, payload_for, ta
         assert response_headers == {"Content-Type": "application/json"}
         assert set(json.loads(content)) == {"messages", "operations"}
     assert len(target.requests) == 4
+
+
+REQUEST_VARIANTS = [
+    {"params": {"type": "export", "annotation": 123, "key": "csv ü&="}},
+    {"params": None},
+    {"params": [("a", "1"), ("a", "2")]},
+    {"params": {"a": ["x", "y"], "b": None}},
+    {"params": "raw=1&b"},
+    {"headers": None},
+    {"headers": {"User-Agent": None, "Accept": "text/csv", "Authorization": "Bearer t"}},
+    {"hooks": {"response": [lambda response, **kwargs: response]}},
+    {"method": "post", "data": b"body", "headers": {"Content-Type": "text/csv"}},
+    {"method": "POST", "data": {"field": "value"}},
+    {"method": "PATCH", "json": {"metadata": {"k": "v"}}},
+    {"method": "POST", "files": {"file": ("a.csv", b"x,y\n", "text/csv")}},
+]
+
+
+@pytest.mark.parametrize("variant", REQUEST_VARIANTS)
+@pytest.mark.parametrize("session_hooks", [False, True])
+def test_calls_are_prepared_as_requests_prepares_them(proxy_environment, variant, session_hooks):
+    ours = Runtime({"ALLOW_PRIVATE_TARGETS": True}).proxy_environment.session()
+    theirs = requests.Session()
+    theirs.trust_env = False
+    for session in (ours, theirs):
+        if session_hooks:
+            session.hooks["response"].append(print)
+    fields = {"method": "GET", "url": "https://api.example.com/in?x=1", **variant}
+
+    mine, expected = (s.prepare_request(requests.Request(**fields)) for s in (ours, theirs))
+
+    def headers(prepared):  # a multipart boundary is random
+        return {n: v.split("boundary=")[0] for n, v in prepared.headers.items()}
+
+    assert mine.method == expected.method and mine.url == expected.url
+    assert headers(mine) == headers(expected)
+    assert mine.hooks == expected.hooks
+    if not variant.get("files"):
+        assert mine.body == expected.body
+    assert ours.merge_environment_settings(mine.url, {}, None, None, None) == dict(
+        theirs.merge_environment_settings(expected.url, {}, None, None, None)
+    ) | {"proxies": {}}
+
+
+def test_a_change_to_an_export_record_is_one_statement(tmp_path):
+    from app.state import DELIVERED, SENT, open_store
+
+    store = open_store(f"sqlite:///{tmp_path}/state.sqlite3")
+    store.get("warm")  # opens the file and creates the tables
+    statements = []
+    store.connection().set_trace_callback(statements.append)
+
+    assert store.claim("k", "one", lease_s=60, state=SENT, ttl_s=60).acquired
+    store.advance("k", "one", DELIVERED, 0, 60, {"messages": [], "operations": []})
+    store.release("other", "one")
+
+    assert len(statements) == 3, statements
+    assert not any(s.split()[0].upper() in ("BEGIN", "COMMIT") for s in statements)
+    assert store.get("k").state == DELIVERED
+
+
+POLL_CHECK = """
+from gevent import monkey; monkey.patch_all()
+import socket, greenlet
+from urllib3.connection import HTTPConnection
+from app.pooled_connections import PromptLivenessMixin
+
+class Connection(PromptLivenessMixin, HTTPConnection):
+    pass
+
+switches = []
+listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen()
+connection = Connection("127.0.0.1", listener.getsockname()[1]); connection.connect()
+peer, _ = listener.accept()
+greenlet.settrace(lambda event, args: switches.append(event))
+open_now = connection.is_connected
+greenlet.settrace(None)
+peer.close()
+import time; time.sleep(0.2)
+print(open_now, connection.is_connected, len(switches))
+"""
+
+
+def test_a_kept_alive_connection_is_checked_without_yielding_to_the_event_loop():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", POLL_CHECK], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    # Open while the peer keeps it; dropped once the peer closed it; no switch to the hub.
+    assert result.stdout.split() == ["True", "False", "0"], result.stderr

@@ -6,6 +6,7 @@ from functools import cached_property
 
 import requests
 
+from .. import deadlines
 from ..config import claim_lease_s, heartbeat_s, job_alive_s
 from ..oauth import TokenEndpoint
 from ..payload import HookPayload
@@ -40,6 +41,8 @@ class Runtime:
             if kind == "target":
                 harden(session, self.config["ALLOW_PRIVATE_TARGETS"])
                 report_progress(session)  # claims record how far each request got
+            else:  # Rossum: the same connection classes (no deadline is set for its calls)
+                deadlines.install(session)
             sessions[kind] = session
         return sessions[kind]
 
