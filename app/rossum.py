@@ -1,6 +1,7 @@
 """The Rossum API client: annotation content, export files, original documents (SPEC §3, §5)."""
 
 import hashlib
+import io
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -28,9 +29,9 @@ DETAIL_LENGTH = 300
 class StoredFile:
     """A document stored in Rossum: its name, MIME type, and its bytes fetched once.
 
-    The bytes are streamed into a spool (memory up to ``SPOOL_IN_MEMORY``, then a
-    temporary file) and digested on the way, so a large original PDF never sits in
-    memory whole and the file's identity needs no second read.
+    The bytes are digested as they stream in and kept in memory up to
+    ``SPOOL_IN_MEMORY``; a larger file goes to a temporary file, so a large original PDF
+    never sits in memory whole and the file's identity needs no second read.
     """
 
     name: str
@@ -52,14 +53,22 @@ class StoredFile:
             self.fill(self.client.stream_bytes(self.content_url, f"download {self.name!r}"))
 
     def fill(self, chunks) -> None:
-        # Lives as long as this object (one hook call); closed when it is collected.
-        spool = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
-        digest, size = hashlib.sha256(), 0
+        # A file that stays small is kept as bytes; a larger one goes to a spool that lives
+        # as long as this object (one hook call) and is closed when it is collected.
+        digest, size, held, spool = hashlib.sha256(), 0, [], None
         for chunk in chunks:
-            spool.write(chunk)
             digest.update(chunk)
             size += len(chunk)
-        self._spool, self.size, self.sha256 = spool, size, digest.hexdigest()
+            if spool is None and size <= SPOOL_IN_MEMORY:
+                held.append(chunk)
+                continue
+            if spool is None:
+                spool = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+                spool.writelines(held)
+                held = []
+            spool.write(chunk)
+        self._spool = spool if spool is not None else io.BytesIO(b"".join(held))
+        self.size, self.sha256 = size, digest.hexdigest()
 
     def open(self) -> BinaryIO:
         """The bytes as a file, from the start (one handle: one reader at a time)."""
@@ -69,6 +78,9 @@ class StoredFile:
 
     def read(self) -> bytes:
         """All the bytes, in memory (for text templates that embed the file)."""
+        self.fetch()
+        if isinstance(self._spool, io.BytesIO):
+            return self._spool.getvalue()
         return self.open().read()
 
     def body(self) -> bytes | BinaryIO:
@@ -100,6 +112,7 @@ class RossumClient:
     ):
         self.session = session
         self.base_url = base_url.rstrip("/")
+        self.origin = origin_of_or_none(self.base_url)
         self.token = token
         self.timeout = timeout
         self.retry_after_max = retry_after_max
@@ -234,7 +247,7 @@ class RossumClient:
     def call(self, method: str, url: str, what: str, **kwargs) -> requests.Response:
         """One API call; a 429 is retried after its Retry-After (bounded), any error raised."""
         # The token goes to Rossum and nowhere else.
-        if origin_of_or_none(url) != origin_of_or_none(self.base_url):
+        if origin_of_or_none(url) != self.origin:
             raise RossumAPIError(f"could not {what}: {host_of(url)} is not the Rossum host")
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):

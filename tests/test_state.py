@@ -326,3 +326,37 @@ def test_the_idempotency_key_ignores_the_access_token_only():
     assert idempotency_key((*scope[:2], "export_configs[1]"), request(), "tok-1") != key
     assert idempotency_key((scope[0], 314522, ""), request(), "tok-1") != key
     assert idempotency_key(scope, request(url="https://erp.example.com/in2"), "tok-1") != key
+
+
+SHARED_CONNECTION = """
+from gevent import monkey; monkey.patch_all()
+import sqlite3, sys, gevent
+from app.state import DELIVERED, SENT, open_store
+
+opened = []
+connect = sqlite3.connect
+sqlite3.connect = lambda *args, **kwargs: opened.append(1) or connect(*args, **kwargs)
+store = open_store(sys.argv[1])
+
+def export(n):
+    key = f"k{n}"
+    assert store.get(key) is None
+    assert store.claim(key, "me", 60, SENT, 60).acquired
+    gevent.sleep(0.01)  # other greenlets use the store meanwhile
+    store.advance(key, "me", DELIVERED, 0, 60, {"messages": [], "operations": []})
+
+gevent.joinall([gevent.spawn(export, n) for n in range(20)], raise_error=True)
+print(len(opened), sum(store.get(f"k{n}").state == DELIVERED for n in range(20)))
+"""
+
+
+def test_under_gevent_the_greenlets_of_a_thread_share_one_sqlite_connection(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", SHARED_CONNECTION, f"sqlite:///{tmp_path}/state.sqlite3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "20"]
