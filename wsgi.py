@@ -2,6 +2,7 @@ import sys
 
 from app import create_app
 from app.config import ConfigError
+from app.garbage_collection import settle_for_serving
 
 try:
     app = create_app()
@@ -10,3 +11,4 @@ except ConfigError as error:
     # stops, rather than booting worker after worker that cannot start.
     print(f"rest-api-export cannot start: {error}", file=sys.stderr)
     sys.exit(4)
+settle_for_serving()  # each worker imports this module once, after gunicorn forked it

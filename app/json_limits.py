@@ -9,7 +9,7 @@ import json
 import re
 
 from .errors import Problem
-from .gc_pause import collection_paused
+from .garbage_collection import collection_paused
 
 MAX_NESTING = 100
 # A \\uD800–\\uDFFF escape, or a UTF-8-encoded surrogate: the only ways JSON text

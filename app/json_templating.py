@@ -14,7 +14,7 @@ from typing import Any
 
 from .annotation import AnnotationContent, first_datapoint, shown_value
 from .errors import TemplateError
-from .gc_pause import collection_paused
+from .garbage_collection import collection_paused
 from .templating import TemplateValues, TextTemplate, missing_datapoint, render_text
 
 OMIT = object()  # "leave the parent key out"

@@ -351,3 +351,19 @@ def test_a_kept_alive_connection_is_checked_without_yielding_to_the_event_loop()
 
     # Open while the peer keeps it; dropped once the peer closed it; no switch to the hub.
     assert result.stdout.split() == ["True", "False", "0"], result.stderr
+
+
+def test_a_serving_process_keeps_its_startup_objects_out_of_garbage_collection(tmp_path):
+    import subprocess
+    import sys
+
+    check = "import gc, wsgi; print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0])"
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "STATE_URL": f"sqlite:///{tmp_path}/state.sqlite3"},
+    )
+
+    assert result.stdout.split() == ["True", "10000"], result.stderr
