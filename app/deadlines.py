@@ -10,7 +10,6 @@ connections are covered the same way as fresh ones.
 """
 
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager, suppress
@@ -20,6 +19,7 @@ from urllib3 import poolmanager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from . import green
 from .pooled_connections import PromptLivenessMixin
 
 _current = threading.local()  # the AnswerDeadline of the send running in this thread
@@ -32,7 +32,7 @@ def start_timer(seconds: float, callback: Callable[[], None]) -> Callable[[], No
     no greenlet is started for it, and the callback runs in the hub (it must not block).
     Otherwise it is a daemon :class:`threading.Timer`.
     """
-    if _patched_by_gevent():
+    if green.patched("threading"):
         from gevent import get_hub
 
         timer = get_hub().loop.timer(seconds)
@@ -42,11 +42,6 @@ def start_timer(seconds: float, callback: Callable[[], None]) -> Callable[[], No
     thread.daemon = True
     thread.start()
     return thread.cancel
-
-
-def _patched_by_gevent() -> bool:
-    gevent_monkey = sys.modules.get("gevent.monkey")
-    return gevent_monkey is not None and gevent_monkey.is_module_patched("threading")
 
 
 class AnswerDeadline:

@@ -8,19 +8,13 @@ and back on every HTTP call. The same zero-timeout poll, made with the original
 """
 
 import select
-import sys
 
-
-def _original_poll():
-    gevent_monkey = sys.modules.get("gevent.monkey")
-    if gevent_monkey is not None and gevent_monkey.is_module_patched("select"):
-        return gevent_monkey.get_original("select", "poll")
-    return select.poll
+from . import green
 
 
 def readable_now(sock) -> bool:
     """Whether ``sock`` has data or an end-of-file waiting: a non-blocking check."""
-    poller = _original_poll()()
+    poller = green.poll()
     poller.register(sock.fileno(), select.POLLIN)
     return bool(poller.poll(0))
 

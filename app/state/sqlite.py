@@ -16,13 +16,12 @@ import json
 import logging
 import os
 import sqlite3
-import sys
 import threading
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from .. import metrics
+from .. import green, metrics
 from .base import (
     IN_FLIGHT,
     LIVE_STATES,
@@ -77,21 +76,12 @@ BUSY_TIMEOUT_S = 10
 CLEANUP_BATCH = 1000  # expired rows deleted per table and check, through the expiry index
 
 
-def os_thread_local():
-    """A ``threading.local`` of the OS thread, also under gevent's monkey-patching (where
-    ``threading.local`` is per greenlet)."""
-    gevent_monkey = sys.modules.get("gevent.monkey")
-    if gevent_monkey is not None and gevent_monkey.is_module_patched("threading"):
-        return gevent_monkey.get_original("threading", "local")()
-    return threading.local()
-
-
 class SQLiteStateStore(StateStore):
     """Each change is one atomic statement; reads see only unexpired rows."""
 
     def __init__(self, path: str):
         self.path = Path(path)
-        self._local = os_thread_local()
+        self._local = green.os_thread_local()
         self._reopening = threading.Lock()
         self._known: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
         # Opened by the first operation: one that fails is answered 503 until it is fixed.
