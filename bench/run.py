@@ -60,7 +60,7 @@ def options() -> Options:
         rounds=4 if args.quick else 10,
         block=15 if args.quick else 20,
         throughput_rounds=2 if args.quick else 5,
-        exports_per_client=4,
+        exports_per_client=4 if args.quick else 8,  # 256 exports a block at 32 clients
         redis=not args.no_redis,
         memory=not args.no_memory,
     )
