@@ -29,6 +29,12 @@ UNKNOWN = "unknown"  # the request went out and no answer came back
 LIVE_STATES = (IN_FLIGHT, SENT)  # a claim whose owner is (or was) working on it
 
 
+def kept_for(state: str, lease_s: float, ttl_s: float) -> float:
+    """Seconds a record in ``state`` is kept: ``in_flight`` ends with its lease (nothing
+    went out), every other stage is remembered for the TTL."""
+    return lease_s if state == IN_FLIGHT else ttl_s
+
+
 @dataclass(frozen=True)
 class ExportRecord:
     """What is remembered of one export, keyed by its idempotency key."""

@@ -29,6 +29,7 @@ from .base import (
     StateStore,
     StateStoreUnavailable,
     VolatileStateError,
+    kept_for,
 )
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class RedisStateStore(StateStore):
 
     def claim(self, key, owner, lease_s, state=IN_FLIGHT, ttl_s=0) -> Claim:
         now = time.time()
-        expires_in = lease_s if state == IN_FLIGHT else ttl_s
+        expires_in = kept_for(state, lease_s, ttl_s)
         with self._using():
             existing = self._claim(
                 keys=[self.export_key(key)],
@@ -144,7 +145,7 @@ class RedisStateStore(StateStore):
     def take_over(self, key, owner, lease_s, state=IN_FLIGHT, ttl_s=0) -> None:
         now = time.time()
         record = self.export_key(key)
-        expires_in = lease_s if state == IN_FLIGHT else ttl_s
+        expires_in = kept_for(state, lease_s, ttl_s)
         with self._using(), self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(record)
             pipe.hset(
@@ -163,7 +164,7 @@ class RedisStateStore(StateStore):
     def advance(self, key, owner, state, lease_s, ttl_s, answer) -> None:
         now = time.time()
         lease_until = now + lease_s if state in LIVE_STATES else now
-        expires_in = lease_s if state == IN_FLIGHT else ttl_s
+        expires_in = kept_for(state, lease_s, ttl_s)
         with self._using():
             self._advance(
                 keys=[self.export_key(key)],

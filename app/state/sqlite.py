@@ -30,6 +30,7 @@ from .base import (
     JobRecord,
     StateStore,
     StateStoreUnavailable,
+    kept_for,
 )
 
 log = logging.getLogger(__name__)
@@ -62,16 +63,15 @@ _INSERT = (
     "INSERT INTO exports (key, state, owner, updated_at, lease_until, expires_at, answer) "
     "VALUES (:key, :state, :owner, :updated_at, :lease_until, :expires_at, :answer) "
 )
-_UPSERT = (
+REPLACE = (
     _INSERT + "ON CONFLICT (key) DO UPDATE SET state = excluded.state, owner = excluded.owner, "
     "updated_at = excluded.updated_at, lease_until = excluded.lease_until, "
     "expires_at = excluded.expires_at, answer = excluded.answer "
 )
-CLAIM = _UPSERT + "WHERE exports.expires_at <= excluded.updated_at"
-ADVANCE = _UPSERT + (
+CLAIM = REPLACE + "WHERE exports.expires_at <= excluded.updated_at"
+ADVANCE = REPLACE + (
     "WHERE exports.owner = excluded.owner OR exports.expires_at <= excluded.updated_at"
 )
-REPLACE = _UPSERT
 BUSY_TIMEOUT_S = 10
 CLEANUP_BATCH = 1000  # expired rows deleted per table and check, through the expiry index
 
@@ -194,13 +194,13 @@ class SQLiteStateStore(StateStore):
 
     def _claim_row(self, key, owner, lease_s, state, ttl_s) -> dict:
         now = time.time()
-        expires_at = now + lease_s if state == IN_FLIGHT else now + ttl_s
+        expires_at = now + kept_for(state, lease_s, ttl_s)
         return self._row(key, state, owner, now, now + lease_s, expires_at)
 
     def advance(self, key, owner, state, lease_s, ttl_s, answer) -> None:
         now = time.time()
         lease_until = now + lease_s if state in LIVE_STATES else now
-        expires_at = lease_until if state == IN_FLIGHT else now + ttl_s
+        expires_at = now + kept_for(state, lease_s, ttl_s)
         with self._using() as db:
             # Written unless another owner's live record holds the key; one atomic statement.
             db.execute(ADVANCE, self._row(key, state, owner, now, lease_until, expires_at, answer))
