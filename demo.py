@@ -20,7 +20,6 @@ from tests.builders import (
     ANNOTATION_ID,
     FIXTURES,
     ORIGINAL_DOCUMENT_ID,
-    annotation_content,
     build_payload,
     load_fixture,
 )
@@ -41,12 +40,7 @@ def serve_rossum(token: str) -> tuple[FakeRossum, ServerThread]:
     rossum.url = server.url
     rossum.add_export_document(ANNOTATION_ID, EXPORT_KEY, CSV)
     rossum.add_document(PDF, "application/pdf", "invoice 0042.pdf", id=ORIGINAL_DOCUMENT_ID)
-    rossum.annotation_contents[ANNOTATION_ID] = annotation_content()
-    rossum.annotations[ANNOTATION_ID] = {
-        "id": ANNOTATION_ID,
-        "url": f"{rossum.url}/api/v1/annotations/{ANNOTATION_ID}",
-        "metadata": {},
-    }
+    rossum.add_fixture_annotation()
     return rossum, server
 
 

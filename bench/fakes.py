@@ -11,7 +11,7 @@ import random
 
 from werkzeug.wrappers import Request
 
-from tests.builders import ANNOTATION_ID, ORIGINAL_DOCUMENT_ID, annotation_content
+from tests.builders import ANNOTATION_ID, ORIGINAL_DOCUMENT_ID
 from tests.servers import FakeRossum, json_response
 
 ROSSUM_TOKEN = "bench-token-0123456789"
@@ -51,12 +51,7 @@ def build(url: str):
     big = random.Random(0).randbytes(BIG_SIZE)  # the same bytes in every fakes worker
     rossum.add_export_document(ANNOTATION_ID, "big", big, "application/pdf", "big.pdf")
     rossum.add_document(b"%PDF-1.7\n", "application/pdf", "invoice.pdf", id=ORIGINAL_DOCUMENT_ID)
-    rossum.annotation_contents[ANNOTATION_ID] = annotation_content()
-    rossum.annotations[ANNOTATION_ID] = {
-        "id": ANNOTATION_ID,
-        "url": f"{url}/api/v1/annotations/{ANNOTATION_ID}",
-        "metadata": {},
-    }
+    rossum.add_fixture_annotation()
 
     def fakes(environ, start_response):
         if environ["PATH_INFO"].startswith(TARGET_PREFIX):

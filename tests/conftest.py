@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from app import create_app, tokens
-from tests.builders import ANNOTATION_ID, ORIGINAL_DOCUMENT_ID, annotation_content, build_payload
+from tests.builders import ANNOTATION_ID, ORIGINAL_DOCUMENT_ID, build_payload
 from tests.processes import Processes
 from tests.servers import FakeRossum, ServerThread, Target
 
@@ -71,12 +71,7 @@ def fake_rossum():
     rossum.url = server.url
     rossum.add_export_document(ANNOTATION_ID, EXPORT_KEY, CSV)
     rossum.add_document(PDF, "application/pdf", "invoice 0042.pdf", id=ORIGINAL_DOCUMENT_ID)
-    rossum.annotation_contents[ANNOTATION_ID] = annotation_content()
-    rossum.annotations[ANNOTATION_ID] = {
-        "id": ANNOTATION_ID,
-        "url": f"{rossum.url}/api/v1/annotations/{ANNOTATION_ID}",
-        "metadata": {"erp_batch": "b-17"},
-    }
+    rossum.add_fixture_annotation(metadata={"erp_batch": "b-17"})
     yield rossum
     server.stop()
 

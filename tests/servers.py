@@ -18,6 +18,8 @@ from werkzeug.datastructures import Headers
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.builders import ANNOTATION_ID, annotation_content
+
 ANNOTATION = re.compile(r"/api/v1/annotations/\d+")
 
 
@@ -217,6 +219,16 @@ class FakeRossum:
             "content_bytes": content,
         }
         return f"{self.url}/api/v1/documents/{document_id}"
+
+    def add_fixture_annotation(self, metadata: dict | None = None) -> None:
+        """The fixture payload's annotation: its content tree and the annotation object
+        (its URL on this fake, so set ``url`` first)."""
+        self.annotation_contents[ANNOTATION_ID] = annotation_content()
+        self.annotations[ANNOTATION_ID] = {
+            "id": ANNOTATION_ID,
+            "url": f"{self.url}/api/v1/annotations/{ANNOTATION_ID}",
+            "metadata": dict(metadata or {}),
+        }
 
     def add_export_document(
         self, annotation_id, key, content, mime_type="text/csv", file_name="export.csv"

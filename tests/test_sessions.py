@@ -19,7 +19,11 @@ from app.pipeline.runtime import Runtime
 from tests.builders import SECRETS, simple_settings
 from tests.conftest import CSV
 from tests.servers import MisbehavingTarget, ServerThread, TokenEndpoint
-from tests.test_oauth import CLIENT_CREDENTIALS, seed_client_credentials
+from tests.test_oauth import (  # noqa: F401 - token_endpoint: a fixture
+    CLIENT_CREDENTIALS,
+    seed_client_credentials,
+    token_endpoint,
+)
 from tests.test_overhead import export_through, proxy, proxy_environment  # noqa: F401
 
 DEADLINE_S = 2.0
@@ -31,15 +35,6 @@ def dripping_proxy():
     """A proxy that sends the status line and headers, then the body a byte a second."""
     server = MisbehavingTarget("drip_after").start()
     yield server
-    server.stop()
-
-
-@pytest.fixture
-def token_endpoint():
-    endpoint = TokenEndpoint(required=CLIENT_CREDENTIALS)
-    server = ServerThread(endpoint).start()
-    endpoint.url = f"{server.url}/oauth/token"
-    yield endpoint
     server.stop()
 
 
@@ -275,7 +270,7 @@ def test_token_requests_go_through_the_proxy_read_at_start_and_no_proxy_still_by
     proxy_environment,  # noqa: F811
     make_app,
     payload_for,
-    token_endpoint,
+    token_endpoint,  # noqa: F811
     target,
 ):
     proxy_environment.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
