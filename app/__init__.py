@@ -6,6 +6,7 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import reply_headers
 from .config import Config
 from .errors import PayloadError, RefusedCall
 from .hook_wsgi import HookRoute
@@ -28,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # limit is still seen to be too large (app.hooks.read_body).
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_PAYLOAD_BYTES"] + 1
     configure_logging(app.config["LOG_LEVEL"])
+    reply_headers.install()  # replies' headers read without the email parser
     app.extensions["runtime"] = runtime = Runtime(app.config)
     if is_redis(app.config["STATE_URL"]):
         _ = runtime.state_store  # opened now: a Redis without persistence is refused at start
