@@ -360,3 +360,79 @@ def test_under_gevent_the_greenlets_of_a_thread_share_one_sqlite_connection(tmp_
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "20"]
+
+
+LOCK_HOLDER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")  # another process's write in progress
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+WAIT_FOR_THE_LOCK = """
+from gevent import monkey; monkey.patch_all()
+import subprocess, sys, time, gevent
+from app.state import SENT, open_store
+
+path, holder_code = sys.argv[1], sys.argv[2]
+store = open_store(f"sqlite:///{path}")
+store.get("nothing")  # the file and its tables exist
+holder = subprocess.Popen([sys.executable, "-c", holder_code, path, "1.0"],
+                          stdout=subprocess.PIPE, text=True)
+assert holder.stdout.readline().strip() == "locked"
+ticks = []
+
+def tick():
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.01)
+
+ticker = gevent.spawn(tick)
+gevent.sleep(0)
+started = time.monotonic()
+claimed = store.claim("k", "me", 60, SENT, 60).acquired
+waited = time.monotonic() - started
+ticker.kill()
+holder.wait(timeout=30)
+print(claimed, waited > 0.3, sum(started < t < started + waited for t in ticks))
+"""
+
+
+def test_under_gevent_waiting_for_another_process_s_lock_lets_other_greenlets_run(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", WAIT_FOR_THE_LOCK, str(tmp_path / "state.sqlite3"), LOCK_HOLDER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    claimed, waited, ticks_while_waiting = result.stdout.split()
+    assert (claimed, waited) == ("True", "True")
+    # SQLite's own busy handler sleeps inside the C call and stops the hub: no tick at all.
+    assert int(ticks_while_waiting) >= 10
+
+
+def test_a_lock_held_past_the_busy_timeout_is_unavailable_until_it_is_released(
+    tmp_path, monkeypatch
+):
+    import sqlite3
+
+    from app.state import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.5)
+    path = tmp_path / "state.sqlite3"
+    store = open_store(f"sqlite:///{path}")
+    store.get("nothing")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    started = time.monotonic()
+    with pytest.raises(StateStoreUnavailable, match="database is locked"):
+        store.claim("k", "me", 60, SENT, 60)
+    assert 0.4 < time.monotonic() - started < 10
+
+    holder.execute("COMMIT")
+    assert store.claim("k", "me", 60, SENT, 60).acquired
