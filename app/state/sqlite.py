@@ -11,7 +11,7 @@ directory) drops the thread's connection and is raised as
 recovers by itself.
 
 A statement that finds the file locked by another process's write waits for it in
-Python (:class:`PatientConnection`), not in SQLite's own busy handler, which sleeps
+Python (:mod:`.sqlite_waits`), not in SQLite's own busy handler, which sleeps
 inside the C call: under gevent that stopped every greenlet of the worker for each
 wait of a millisecond or more.
 """
@@ -37,6 +37,7 @@ from .base import (
     StateStoreUnavailable,
     kept_for,
 )
+from .sqlite_waits import PatientConnection
 
 log = logging.getLogger(__name__)
 
@@ -77,48 +78,7 @@ CLAIM = REPLACE + "WHERE exports.expires_at <= excluded.updated_at"
 ADVANCE = REPLACE + (
     "WHERE exports.owner = excluded.owner OR exports.expires_at <= excluded.updated_at"
 )
-BUSY_TIMEOUT_S = 10  # how long a statement waits for another process's write lock
-FIRST_BUSY_PAUSE_S = 0.001
-LONGEST_BUSY_PAUSE_S = 0.05
 CLEANUP_BATCH = 1000  # expired rows deleted per table and check, through the expiry index
-
-
-def locked_by_another(error: sqlite3.Error) -> bool:
-    """SQLITE_BUSY (any extended code): another connection holds the lock."""
-    code = getattr(error, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
-
-
-class PatientConnection(sqlite3.Connection):
-    """Opened with SQLite's busy handler off (``timeout=0``): a statement that finds the
-    file locked raises at once, and is run again after a pause that yields (``time.sleep``,
-    which gevent makes a greenlet's sleep), backing off, for up to BUSY_TIMEOUT_S.
-
-    Running a statement again is safe: one that got SQLITE_BUSY did nothing. Inside a
-    ``BEGIN IMMEDIATE`` only the BEGIN can get it; the statements after it hold the lock.
-    """
-
-    def execute(self, *args):
-        return self._patiently(super().execute, args)
-
-    def executemany(self, *args):
-        return self._patiently(super().executemany, args)
-
-    def executescript(self, *args):
-        return self._patiently(super().executescript, args)
-
-    @staticmethod
-    def _patiently(run, args):
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        pause = FIRST_BUSY_PAUSE_S
-        while True:
-            try:
-                return run(*args)
-            except sqlite3.OperationalError as error:
-                if not locked_by_another(error) or time.monotonic() + pause > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, LONGEST_BUSY_PAUSE_S)
 
 
 class SQLiteStateStore(StateStore):
